@@ -1,0 +1,64 @@
+"""``perflab`` entry point: dispatch, and the one place errors become exit codes.
+
+Exit codes: 0 success, 1 a check failed, 2 usage or input error, 3 target unreachable,
+130 interrupted (results so far are saved). Errors print as one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+import typer
+
+from perflab.cli import demo as demo_cmd
+from perflab.cli import run as run_cmd
+from perflab.cli import show as show_cmd
+from perflab.errors import PerflabError
+
+app = typer.Typer(
+    name="perflab",
+    help="The performance-engineering workbench: load tests with exact percentiles and no "
+    "coordinated omission.\n\nExit codes: 0 ok, 1 a check failed, 2 bad input, "
+    "3 target unreachable, 130 interrupted.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("run", no_args_is_help=True)(run_cmd.run)
+app.command("show", no_args_is_help=True)(show_cmd.show)
+app.command("demo")(demo_cmd.demo)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (``sys.exit`` is left to the console script)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(args=args, prog_name="perflab", standalone_mode=False)
+    except PerflabError as exc:
+        print(f"perflab: error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        print("perflab: interrupted", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("perflab: interrupted", file=sys.stderr)
+        return 130
+    except click.ClickException as exc:
+        print(f"perflab: error: {exc.format_message()}", file=sys.stderr)
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            print(f"try 'perflab {exc.ctx.info_name} --help'", file=sys.stderr)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,126 @@
+"""``perflab run``: a load test against a URL."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from perflab import load
+from perflab.cli.live import LiveView, human_console
+from perflab.cli.runspec import build_spec
+from perflab.errors import RunInterrupted
+from perflab.load.http.url import parse_url
+from perflab.model import LoadModel
+from perflab.report.terminal import render_summary
+from perflab.store import RunWriter, new_run_dir
+
+EXAMPLES = """
+Examples:
+
+  perflab run http://127.0.0.1:8080/ --rate 500/s --duration 30s --threshold "p99<300ms"
+
+  perflab run http://127.0.0.1:8080/items --vus 50 --duration 1m --json
+
+  perflab run http://127.0.0.1:8080/ --stages "30s:100/s,1m:500/s,30s:0/s" --max-inflight 200
+
+  perflab run https://localhost:8443/api -X POST -H "Authorization: Bearer $T" --data @body.json
+"""
+
+
+def _sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run(
+    target: Annotated[str, typer.Argument(help="URL to load (http:// or https://).")],
+    rate: Annotated[str | None, typer.Option(help="Open model: arrival rate, e.g. 500/s.")] = None,
+    vus: Annotated[
+        int | None, typer.Option(help="Closed model: virtual users (default 10).")
+    ] = None,
+    duration: Annotated[
+        str | None, typer.Option(help="How long, e.g. 30s, 2m (default 10s).")
+    ] = None,
+    iterations: Annotated[int | None, typer.Option(help="Stop after this many requests.")] = None,
+    stages: Annotated[
+        str | None,
+        typer.Option(help='Ramps: "30s:100/s,1m:500/s" (rates) or "30s:10,1m:50" (VUs).'),
+    ] = None,
+    max_inflight: Annotated[
+        int, typer.Option(help="Open model: cap on requests in flight; over it they are dropped.")
+    ] = 1000,
+    connections: Annotated[
+        int | None, typer.Option(help="Cap on open connections (default: as many as needed).")
+    ] = None,
+    threshold: Annotated[
+        list[str] | None, typer.Option("--threshold", help='Pass/fail, e.g. "p99<300ms".')
+    ] = None,
+    abort_on_fail: Annotated[bool, typer.Option(help="Stop early when a threshold fails.")] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default ./perflab-runs/…).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Name of the run (default: the host).")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE label.")] = None,
+    method: Annotated[str, typer.Option("-X", "--method", help="HTTP method.")] = "GET",
+    header: Annotated[
+        list[str] | None, typer.Option("-H", "--header", help='"Name: value", like curl.')
+    ] = None,
+    data: Annotated[str | None, typer.Option(help="Request body, or @file.")] = None,
+    timeout: Annotated[str, typer.Option(help="Total timeout per request.")] = "60s",
+    connect_timeout: Annotated[str, typer.Option(help="TCP connect timeout.")] = "10s",
+    insecure: Annotated[bool, typer.Option(help="Skip TLS certificate verification.")] = False,
+    cacert: Annotated[str | None, typer.Option(help="CA bundle for HTTPS.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the summary JSON.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No live view or summary (CI).")] = False,
+) -> int:
+    """Load-test TARGET; latency is measured from each request's intended start."""
+    spec = build_spec(
+        target,
+        rate=rate,
+        vus=vus,
+        duration=duration,
+        iterations=iterations,
+        stages=stages,
+        max_inflight=max_inflight,
+        connections=connections,
+        thresholds=threshold or [],
+        abort_on_fail=abort_on_fail,
+        workers=workers,
+        name=name,
+        tags=tag or [],
+        method=method,
+        headers=header or [],
+        data=data,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        insecure=insecure,
+        cacert=cacert,
+    )
+    console = human_console()
+    load.check_reachable(parse_url(target).origin, spec.connect_timeout_s)
+    run_dir = out or new_run_dir(spec.name)
+    writer = RunWriter(run_dir)
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        live = LiveView(
+            console, open_model=spec.load.model is LoadModel.OPEN, enabled=not (quiet or as_json)
+        )
+        with live:
+            doc = load.run(spec, sink=writer, on_progress=live, preflight=False)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    doc["path"] = str(run_dir)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    elif not quiet:
+        render_summary(doc, console, path=str(run_dir))
+    status = doc["status"]
+    if status == "interrupted":
+        raise RunInterrupted(f"interrupted; results so far saved to {run_dir}")
+    return 0 if status == "passed" else 1

@@ -1,0 +1,29 @@
+"""``perflab show``: the summary of a stored run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from perflab.cli.live import human_console
+from perflab.report.terminal import render_summary
+from perflab.store import find_run, load_run
+
+
+def show(
+    run: Annotated[str, typer.Argument(help="Run directory, run.json, id prefix or name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print run.json.")] = False,
+) -> int:
+    """Show a stored run's summary.
+
+    Examples: perflab show perflab-runs/20261128T151100Z-demo; perflab show 3f9c; perflab show demo
+    """
+    doc = load_run(find_run(run))
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        render_summary(doc, human_console(stderr=False), path=doc.get("path"))
+    return 0

@@ -1,0 +1,272 @@
+"""The coordinator: starts workers, merges their seconds exactly, judges and records the run.
+
+Invariants: only the coordinator mutates the run totals; a second is emitted to the sink once
+every worker still running has delivered it, so each stored interval is complete; whatever
+happens (Ctrl-C, a crashed worker, an abort), every completed second has reached the sink
+before :meth:`Coordinator.run` returns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from perflab.errors import PerflabError
+from perflab.load.aggregate import NameTotals, latency_block, merged
+from perflab.load.arrivals import target_at
+from perflab.load.generator import GeneratorHealth
+from perflab.load.sink import NullSink, RunSink
+from perflab.load.transport import LocalTransport, Transport
+from perflab.load.worker import WorkerPlan, worker_main
+from perflab.model.spec import LoadModel, RunSpec
+from perflab.model.threshold import ThresholdResult, evaluate
+
+START_DELAY_S = 0.25
+READY_TIMEOUT_S = 60.0
+ABORT_EVAL_AFTER_S = 5.0  # thresholds on a handful of requests are noise: wait before aborting
+
+
+@dataclass(slots=True)
+class Progress:
+    """What the live view shows, once a second."""
+
+    second: int
+    elapsed_s: float
+    duration_s: float
+    target: float  # requests/s (open) or VUs (closed) wanted now
+    achieved_rps: float
+    inflight: int
+    vus: int | None
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    errors_total: int
+    requests_total: int
+    dropped_total: int
+
+
+@dataclass(slots=True)
+class _Pending:
+    parts: dict[int, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+
+
+class Coordinator:
+    def __init__(
+        self,
+        spec: RunSpec,
+        *,
+        transport: Transport | None = None,
+        sink: RunSink | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.transport = transport or LocalTransport()
+        self.sink = sink or NullSink()
+        self.on_progress = on_progress
+        self.workers = spec.resolved_workers()
+        self.by_name: dict[str, NameTotals] = {}
+        self.health = GeneratorHealth(self.workers)
+        self.status = "running"
+        self.worker_errors: list[str] = []
+        self._pending: dict[int, _Pending] = {}
+        self._last_second: dict[int, int] = {}
+        self._done: set[int] = set()
+        self._next_emit = 0
+        self._t0_wall = 0.0
+        self._stop_sent = False
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def run(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Drive the run to its end and return the final run document (also given to the sink)."""
+        plans = [WorkerPlan(self.spec, i, self.workers) for i in range(self.workers)]
+        self.transport.start(plans, worker_main)
+        try:
+            self._await_ready()
+            t0_ns = time.monotonic_ns() + int(START_DELAY_S * 1e9)
+            self._t0_wall = time.time() + START_DELAY_S
+            self.transport.broadcast(("start", t0_ns))
+            self.sink.begin(doc)
+            try:
+                self._loop(doc)
+            except KeyboardInterrupt:
+                self.status = "interrupted"
+                self._stop()
+                self._drain(self.spec.graceful_stop_s + 5.0)
+        finally:
+            self.transport.close()
+        self._emit_ready(force=True)
+        final = self.document(doc, final=True)
+        self.sink.end(final)
+        return final
+
+    def _await_ready(self) -> None:
+        ready: set[int] = set()
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while len(ready) < self.workers:
+            if time.monotonic() > deadline or not any(self.transport.alive()):
+                raise PerflabError("load workers did not start in time")
+            for msg in self.transport.poll(0.1):
+                if msg[0] == "ready":
+                    ready.add(msg[1])
+                elif msg[0] == "error":
+                    raise PerflabError(f"a load worker failed to start: {msg[2]}")
+
+    def _loop(self, doc: dict[str, Any]) -> None:
+        while len(self._done) < self.workers:
+            for msg in self.transport.poll(0.2):
+                self._handle(msg)
+            for index, alive in enumerate(self.transport.alive()):
+                if not alive and index not in self._done:
+                    self._done.add(index)
+                    self.worker_errors.append(f"worker {index} exited unexpectedly")
+            for second in self._emit_ready(force=False):
+                self._after_second(second, doc)
+
+    def _drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self._done) < self.workers and time.monotonic() < deadline:
+            try:
+                for msg in self.transport.poll(0.2):
+                    self._handle(msg)
+            except KeyboardInterrupt:
+                break  # a second Ctrl-C: stop waiting, keep what arrived
+            if not any(self.transport.alive()):
+                for msg in self.transport.poll(0.0):
+                    self._handle(msg)
+                break
+
+    def _stop(self) -> None:
+        if not self._stop_sent:
+            self._stop_sent = True
+            self.transport.broadcast(("stop",))
+
+    # ---- messages and seconds --------------------------------------------------------
+    def _handle(self, msg: tuple[Any, ...]) -> None:
+        kind = msg[0]
+        if kind == "interval":
+            _, worker, second, names, gen, final = msg
+            self._pending.setdefault(second, _Pending()).parts[worker] = (names, gen)
+            self._last_second[worker] = second
+            if final:
+                self._done.add(worker)
+        elif kind == "error":
+            self.worker_errors.append(f"worker {msg[1]}: {msg[2]}")
+            self._done.add(msg[1])
+
+    def _emit_ready(self, *, force: bool) -> list[int]:
+        emitted = []
+        while self._pending:
+            second = self._next_emit
+            pending = self._pending.get(second)
+            expected = {
+                w
+                for w in range(self.workers)
+                if w not in self._done or self._last_second.get(w, -1) >= second
+            }
+            if pending is None or (not force and not expected <= pending.parts.keys()):
+                if force and pending is None and any(s > second for s in self._pending):
+                    self._next_emit += 1
+                    continue
+                break
+            self._emit(second, self._pending.pop(second))
+            emitted.append(second)
+            self._next_emit += 1
+        return emitted
+
+    def _emit(self, second: int, pending: _Pending) -> None:
+        rows: list[dict[str, Any]] = []
+        names: dict[str, NameTotals] = {}
+        for worker_names, _gen in pending.parts.values():
+            for name, payload in worker_names.items():
+                names.setdefault(name, NameTotals()).add_payload(payload)
+        wall = max((g["wall_s"] for _n, g in pending.parts.values()), default=1.0)
+        for name, totals in names.items():
+            self.by_name.setdefault(name, NameTotals()).add(totals)
+            rows.append(_row(second, name, totals))
+        gen_row = self.health.add_second(second, {w: g for w, (_n, g) in pending.parts.items()})
+        self.sink.interval(second, rows, gen_row)
+        self._last_interval = (second, merged(names.values()), wall, pending)
+
+    def _after_second(self, second: int, doc: dict[str, Any]) -> None:
+        _s, totals, wall, pending = self._last_interval
+        elapsed = time.time() - self._t0_wall
+        if self.on_progress is not None:
+            self.on_progress(self._progress(second, totals, wall, pending, elapsed))
+        self.sink.update(self.document(doc, final=False))
+        if self.spec.abort_on_fail and elapsed >= ABORT_EVAL_AFTER_S and self.status == "running":
+            if any(not r.passed for r in self.threshold_results() if r.observed is not None):
+                self.status = "aborted"
+                self._stop()
+
+    def _progress(
+        self, second: int, totals: NameTotals, wall: float, pending: _Pending, elapsed: float
+    ) -> Progress:
+        load = self.spec.load
+        block = latency_block(totals.latency)
+        everything = merged(self.by_name.values())
+        gens = [g for _n, g in pending.parts.values()]
+        vus = [g.get("vus") for g in gens]
+        return Progress(
+            second=second,
+            elapsed_s=elapsed,
+            duration_s=load.duration_s,
+            target=target_at(load.start, load.stages, elapsed),
+            achieved_rps=totals.requests / wall if wall > 0 else 0.0,
+            inflight=sum(g["inflight"] for g in gens),
+            vus=sum(v for v in vus if v is not None) if load.model is LoadModel.CLOSED else None,
+            p50_ms=block["p50"],
+            p99_ms=block["p99"],
+            errors=totals.errors_total,
+            errors_total=everything.errors_total,
+            requests_total=everything.requests,
+            dropped_total=everything.dropped,
+        )
+
+    # ---- results -----------------------------------------------------------------------
+    def elapsed_s(self) -> float:
+        return self.health.wall_s
+
+    def threshold_results(self) -> list[ThresholdResult]:
+        elapsed = self.elapsed_s()
+        totals = merged(self.by_name.values()).summary(elapsed)
+        by_name = {n: t.summary(elapsed) for n, t in self.by_name.items()}
+        return evaluate(self.spec.thresholds, totals, by_name)
+
+    def document(self, doc: dict[str, Any], *, final: bool) -> dict[str, Any]:
+        elapsed = self.elapsed_s()
+        results = self.threshold_results()
+        status = self.status
+        if final and status == "running":
+            failed = any(not r.passed for r in results)
+            status = "error" if self.worker_errors else ("failed" if failed else "passed")
+        out = dict(doc)
+        out.update(
+            status=status,
+            ended_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) if final else None,
+            duration_s=round(elapsed, 3),
+            totals=merged(self.by_name.values()).summary(elapsed),
+            by_name={n: t.summary(elapsed) for n, t in sorted(self.by_name.items())},
+            thresholds=[r.to_json() for r in results],
+            generator=self.health.summary(errors=self.worker_errors),
+        )
+        return out
+
+
+def _row(second: int, name: str, t: NameTotals) -> dict[str, Any]:
+    return {
+        "second": second,
+        "name": name,
+        "requests": t.requests,
+        "ok": t.ok,
+        "errors": t.errors_total,
+        "dropped": t.dropped,
+        "bytes_in": t.bytes_in,
+        "new_connections": t.new_connections,
+        "errors_by_kind": dict(t.errors),
+        "phase_us": dict(t.phase_us),
+        "latency_hist": t.latency.to_bytes(),
+        "service_hist": t.service.to_bytes(),
+        "wait_hist": t.wait.to_bytes(),
+    }

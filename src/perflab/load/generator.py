@@ -1,0 +1,119 @@
+"""The generator checks itself: was the load applied as asked, or was perflab the bottleneck?
+
+Per second it merges the workers' scheduling-lag and event-loop-lag histograms and their CPU
+figures. CPU time spent spinning just before a due time (see ``executors``) is work done on
+purpose, not saturation, so ``busy`` CPU excludes it. A run is flagged ``saturated`` when a
+worker was busy >= 90 % of a core over the run, or the scheduling-lag p99 exceeded 10 ms:
+then the latencies may describe the generator rather than the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from perflab.stats import LatencyHistogram
+
+SATURATED_CPU_PCT = 90.0
+SATURATED_LAG_US = 10_000
+
+
+def _us_block(hist: LatencyHistogram) -> dict[str, float]:
+    if hist.count == 0:
+        return {"count": 0}
+    p = hist.percentiles([50.0, 90.0, 99.0, 99.9])
+    return {
+        "count": hist.count,
+        "mean": round(hist.mean, 3),
+        "p50": float(p[0]),
+        "p90": float(p[1]),
+        "p99": float(p[2]),
+        "p99.9": float(p[3]),
+        "max": float(hist.max),
+    }
+
+
+class GeneratorHealth:
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.sched_lag = LatencyHistogram()
+        self.loop_lag = LatencyHistogram()
+        self.wall_s = 0.0
+        self.cpu_s = [0.0] * workers
+        self.spin_s = [0.0] * workers
+        self.worker_wall_s = [0.0] * workers
+        self.socket_errors: dict[str, int] = {}
+        self.max_connections = 0
+        self.max_inflight = 0
+        self.unfinished = 0
+        self.precise_timer: bool | None = None
+
+    def add_second(self, second: int, by_worker: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
+        """Fold in one second from every worker; returns the row stored for that second."""
+        gens = list(by_worker.values())
+        sched = LatencyHistogram.merged(LatencyHistogram.from_bytes(g["sched_lag"]) for g in gens)
+        loop = LatencyHistogram.merged(LatencyHistogram.from_bytes(g["loop_lag"]) for g in gens)
+        self.sched_lag.merge(sched)
+        self.loop_lag.merge(loop)
+        wall = max((g["wall_s"] for g in gens), default=0.0)
+        self.wall_s += wall
+        cpu_pct = []
+        for worker, g in by_worker.items():
+            self.cpu_s[worker] += g["cpu_s"]
+            self.spin_s[worker] += g["spin_s"]
+            self.worker_wall_s[worker] += g["wall_s"]
+            if g["wall_s"] > 0:
+                cpu_pct.append(100.0 * max(0.0, g["cpu_s"] - g["spin_s"]) / g["wall_s"])
+            for errno_name, n in g["socket_errors"].items():  # cumulative per worker
+                self.socket_errors[errno_name] = max(self.socket_errors.get(errno_name, 0), n)
+            self.unfinished += g["unfinished"]
+            if g.get("precise_timer") is not None:
+                self.precise_timer = bool(g["precise_timer"])
+        connections = sum(g["connections"] for g in gens)
+        inflight = sum(g["inflight"] for g in gens)
+        self.max_connections = max(self.max_connections, connections)
+        self.max_inflight = max(self.max_inflight, inflight)
+        return {
+            "second": second,
+            "workers": len(gens),
+            "cpu_pct_max": round(max(cpu_pct, default=0.0), 2),
+            "inflight": inflight,
+            "connections": connections,
+            "sched_lag_hist": sched.to_bytes(),
+            "loop_lag_hist": loop.to_bytes(),
+        }
+
+    def busy_pct(self) -> list[float]:
+        return [
+            round(100.0 * max(0.0, c - s) / w, 2) if w > 0 else 0.0
+            for c, s, w in zip(self.cpu_s, self.spin_s, self.worker_wall_s, strict=True)
+        ]
+
+    def summary(self, *, errors: Sequence[str] = ()) -> dict[str, Any]:
+        busy = self.busy_pct()
+        reasons = []
+        if busy and max(busy) >= SATURATED_CPU_PCT:
+            reasons.append(f"a worker was busy {max(busy):.0f}% of a core")
+        lag_p99 = self.sched_lag.percentile(99.0) if self.sched_lag.count else 0
+        if lag_p99 > SATURATED_LAG_US:
+            reasons.append(f"scheduling lag p99 {lag_p99 / 1000:.1f} ms")
+        spin = [
+            round(100.0 * s / w, 2) if w > 0 else 0.0
+            for s, w in zip(self.spin_s, self.worker_wall_s, strict=True)
+        ]
+        return {
+            "workers": self.workers,
+            "cpu_pct": round(sum(busy) / len(busy), 2) if busy else 0.0,
+            "cpu_pct_by_worker": busy,
+            "spin_pct_by_worker": spin,
+            "sched_lag_us": _us_block(self.sched_lag),
+            "loop_lag_us": _us_block(self.loop_lag),
+            "socket_errors": dict(self.socket_errors),
+            "max_connections": self.max_connections,
+            "max_inflight": self.max_inflight,
+            "unfinished": self.unfinished,
+            "precise_timer": self.precise_timer,
+            "saturated": bool(reasons),
+            "saturation_reasons": reasons,
+            "worker_errors": list(errors),
+        }

@@ -1,0 +1,241 @@
+"""One load-generating process: its own uvloop, connection pool and share of the load.
+
+Lifecycle, driven by the coordinator over a :class:`~perflab.load.transport.WorkerChannel`:
+``ready`` (pool built, nothing sent) -> ``start`` (a shared CLOCK_MONOTONIC start time) ->
+an ``interval`` message every second -> ``done``. A ``stop`` from the coordinator ends the
+run early; in-flight requests get ``graceful_stop_s`` to finish and are still recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from perflab.load.arrivals import ArrivalSchedule, target_at, vu_share
+from perflab.load.clock import lower_timer_slack
+from perflab.load.executors import ClosedExecutor, OpenExecutor, Work, calibrate_spin
+from perflab.load.http.pool import ConnectionPool
+from perflab.load.http.request import RequestSpec
+from perflab.load.http.tls import make_ssl_context
+from perflab.load.http.url import parse_url
+from perflab.load.recorder import Recorder
+from perflab.load.transport import WorkerChannel
+from perflab.model.spec import LoadModel, RunSpec
+
+_NS = 1_000_000_000
+LOOP_PROBE_S = 0.05
+SCALE_EVERY_S = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPlan:
+    spec: RunSpec
+    index: int
+    count: int
+
+
+def worker_main(plan: WorkerPlan, channel: WorkerChannel) -> None:
+    """Process entry point: the event loop is chosen here, never at import."""
+    lower_timer_slack()
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover - non-Linux fallback
+        runner = asyncio.Runner()
+    try:
+        with runner:
+            runner.run(_Worker(plan, channel).run())
+    except KeyboardInterrupt:
+        pass  # the coordinator decides what an interrupt means
+    except Exception as exc:  # report, don't die silently: the run keeps what it has
+        channel.send(("error", plan.index, f"{type(exc).__name__}: {exc}"))
+    finally:
+        channel.close()
+
+
+def _share(total: int | None, index: int, count: int) -> int | None:
+    return None if total is None else vu_share(total, index, count)
+
+
+class _Worker:
+    def __init__(self, plan: WorkerPlan, channel: WorkerChannel) -> None:
+        self.plan = plan
+        self.spec = plan.spec
+        self.channel = channel
+        self.open = self.spec.load.model is LoadModel.OPEN
+        self.recorder = Recorder(corrected=self.open)
+        self.finished = asyncio.Event()
+        self.stop_requested = False
+        self.second = 0
+        self.t0 = 0
+        self._cpu = time.process_time()
+        self._last_flush = 0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        spec, plan = self.spec, self.plan
+        targets = [parse_url(r.url) for r in spec.requests]
+        origin = targets[0].origin
+        ssl_ctx = (
+            make_ssl_context(insecure=spec.insecure, ca_file=spec.ca_file)
+            if origin.scheme == "https"
+            else None
+        )
+        limit = spec.load.connections
+        if limit is None and self.open:
+            limit = spec.load.max_inflight
+        pool = ConnectionPool(
+            origin,
+            loop=loop,
+            limit=_share(limit, plan.index, plan.count),
+            connect_timeout_s=spec.connect_timeout_s,
+            request_timeout_s=spec.timeout_s,
+            ssl_context=ssl_ctx,
+        )
+        work = Work(
+            [
+                (r.name, RequestSpec(r.method, t, r.headers, r.body, r.name).wire())
+                for r, t in zip(spec.requests, targets, strict=True)
+            ]
+        )
+        self.recorder.spin_cost_s = await calibrate_spin(loop)
+        loop.add_reader(self.channel.fileno(), self._on_command)
+        self.channel.send(("ready", plan.index, {"pid": os.getpid()}))
+        self._started = loop.create_future()
+        self.t0 = await self._started
+        delay = (self.t0 - time.monotonic_ns()) / _NS
+        await asyncio.sleep(max(0.0, delay))
+        self._last_flush = self.t0
+        self._cpu = time.process_time()
+        self._executor = self._make_executor(loop, pool, work)
+        self._probe(loop)
+        loop.call_at(loop.time() + 1.0, self._tick, loop, pool)
+        if self.stop_requested:
+            self._executor.stop()
+            self.finished.set()
+        else:
+            self._executor.start()
+        await self._run_until_done(loop, pool)
+
+    def _make_executor(
+        self, loop: asyncio.AbstractEventLoop, pool: ConnectionPool, work: Work
+    ) -> OpenExecutor | ClosedExecutor:
+        load, plan = self.spec.load, self.plan
+        if self.open:
+            schedule = ArrivalSchedule(load.start, load.stages)
+            return OpenExecutor(
+                loop,
+                pool,
+                work,
+                self.recorder,
+                schedule.share(plan.index, plan.count, limit=load.iterations),
+                t0_ns=self.t0,
+                max_inflight=_share(load.max_inflight, plan.index, plan.count) or 1,
+                on_finished=self.finished.set,
+            )
+        executor = ClosedExecutor(
+            loop,
+            pool,
+            work,
+            self.recorder,
+            iterations=_share(load.iterations, plan.index, plan.count),
+            on_finished=self.finished.set,
+        )
+        loop.call_soon(self._scale, loop, executor)
+        return executor
+
+    def _scale(self, loop: asyncio.AbstractEventLoop, executor: ClosedExecutor) -> None:
+        if executor.stopped:
+            return
+        load = self.spec.load
+        elapsed = (time.monotonic_ns() - self.t0) / _NS
+        if elapsed >= load.duration_s and load.duration_s > 0:
+            executor.stop()
+            self.finished.set()
+            return
+        total = int(target_at(load.start, load.stages, elapsed) + 1e-9)
+        executor.scale_to(vu_share(total, self.plan.index, self.plan.count))
+        loop.call_later(SCALE_EVERY_S, self._scale, loop, executor)
+
+    async def _run_until_done(self, loop: asyncio.AbstractEventLoop, pool: ConnectionPool) -> None:
+        load = self.spec.load
+        timeout = None
+        if load.duration_s > 0:
+            timeout = max(0.0, (self.t0 + int(load.duration_s * _NS) - time.monotonic_ns()) / _NS)
+        try:
+            await asyncio.wait_for(self.finished.wait(), timeout)
+        except TimeoutError:
+            pass
+        if isinstance(self._executor, OpenExecutor) and not self.stop_requested:
+            self._executor.stop(drop_due_before_ns=self.t0 + int(load.duration_s * _NS))
+        else:
+            self._executor.stop()
+        deadline = time.monotonic() + self.spec.graceful_stop_s
+        while self._executor.inflight and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        unfinished = self._executor.inflight
+        self._flush(pool, final=True, unfinished=unfinished)
+        await pool.aclose()
+        loop.remove_reader(self.channel.fileno())
+
+    def _on_command(self) -> None:
+        try:
+            message = self.channel.recv()
+        except (EOFError, OSError):
+            message = ("stop",)  # the coordinator is gone: wind down
+        if message[0] == "start" and not self._started.done():
+            self._started.set_result(int(message[1]))
+        elif message[0] == "stop":
+            self.stop_requested = True
+            if hasattr(self, "_executor"):
+                self._executor.stop()
+            self.finished.set()
+            if not self._started.done():
+                self._started.set_result(time.monotonic_ns())
+
+    def _probe(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Event-loop lag: how long a callback waits for its turn."""
+        if self.finished.is_set():
+            return
+        asked = time.monotonic_ns()
+        loop.call_soon(self._probed, asked)
+        loop.call_later(LOOP_PROBE_S, self._probe, loop)
+
+    def _probed(self, asked: int) -> None:
+        self.recorder.loop_lag.append((time.monotonic_ns() - asked) // 1000)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop, pool: ConnectionPool) -> None:
+        if self.finished.is_set():
+            return
+        self._flush(pool, final=False, unfinished=0)
+        next_at = self.t0 + (self.second + 1) * _NS
+        loop.call_later(max(0.0, (next_at - time.monotonic_ns()) / _NS), self._tick, loop, pool)
+
+    def _flush(self, pool: ConnectionPool, *, final: bool, unfinished: int) -> None:
+        now = time.monotonic_ns()
+        cpu = time.process_time()
+        names, gen = self.recorder.flush()
+        gen.update(self._gen_stats(pool, now, cpu, unfinished))
+        self.channel.send(("interval", self.plan.index, self.second, names, gen, final))
+        self.second += 1
+        self._last_flush, self._cpu = now, cpu
+
+    def _gen_stats(
+        self, pool: ConnectionPool, now: int, cpu: float, unfinished: int
+    ) -> dict[str, Any]:
+        executor = self._executor
+        return {
+            "wall_s": (now - self._last_flush) / _NS,
+            "cpu_s": cpu - self._cpu,
+            "inflight": executor.inflight,
+            "vus": executor.vus if isinstance(executor, ClosedExecutor) else None,
+            "connections": pool.open,
+            "connects": pool.connects_total,
+            "socket_errors": dict(pool.errors_by_errno),
+            "unfinished": unfinished,
+            "precise_timer": executor.precise if isinstance(executor, OpenExecutor) else None,
+        }

@@ -1,0 +1,1 @@
+"""Rendering of stored results: terminal tables now; HTML, Markdown and JUnit later."""

@@ -1,0 +1,166 @@
+"""The load engine end to end, through the Python API, against real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import ServerFactory
+
+from perflab import load
+from perflab.model import HttpRequest, LoadModel, LoadProfile, RunSpec, Stage, parse_threshold
+from perflab.stats import LatencyHistogram
+from perflab.store import RunWriter, load_run, read_generator, read_intervals
+
+
+def _spec(
+    url: str, model: LoadModel, stages: tuple[Stage, ...], start: float, **kw: Any
+) -> RunSpec:
+    load_kw = {k: kw.pop(k) for k in ("iterations", "max_inflight", "connections") if k in kw}
+    return RunSpec(
+        requests=(HttpRequest(url, name="req"),),
+        load=LoadProfile(model, stages, start, **load_kw),
+        **kw,
+    )
+
+
+def _run(spec: RunSpec, out: Path) -> dict[str, Any]:
+    return load.run(spec, sink=RunWriter(out))
+
+
+def test_open_model_sends_exactly_the_schedule(hello_url: str, tmp_path: Path) -> None:
+    spec = _spec(f"{hello_url}/", LoadModel.OPEN, (Stage(2.0, 400.0),), 400.0, workers=2)
+    doc = _run(spec, tmp_path)
+    totals = doc["totals"]
+    assert doc["status"] == "passed"
+    assert totals["requests"] == 800 and totals["errors"] == 0 and totals["dropped"] == 0
+    assert 380 < totals["rps"] < 420
+    assert doc["generator"]["workers"] == 2
+    assert doc["generator"]["sched_lag_us"]["count"] == 800
+    # corrected latency is never below service time
+    assert totals["latency_ms"]["p50"] >= totals["service_ms"]["p50"] * 0.999
+    # the stored intervals merge back exactly into the totals
+    rows = read_intervals(tmp_path)
+    assert sum(r["requests"] for r in rows) == 800
+    merged = LatencyHistogram.merged(LatencyHistogram.from_bytes(r["latency_hist"]) for r in rows)
+    assert merged.count == 800
+    assert merged.percentile(99) / 1000 == pytest.approx(totals["latency_ms"]["p99"], rel=1e-9)
+    assert len(read_generator(tmp_path)) >= 2
+    assert load_run(tmp_path)["status"] == "passed"
+    assert not list(tmp_path.glob("*.journal"))
+
+
+def test_closed_model_iterations_and_one_connection_per_vu(hello_url: str, tmp_path: Path) -> None:
+    spec = _spec(
+        f"{hello_url}/", LoadModel.CLOSED, (Stage(0.0, 4.0),), 4.0, iterations=300, workers=2
+    )
+    doc = _run(spec, tmp_path)
+    assert doc["totals"]["requests"] == 300
+    assert doc["generator"]["max_connections"] <= 4
+    assert doc["totals"]["new_connections"] <= 4
+    assert doc["config"]["model"] == "closed"
+
+
+def test_vu_stages_ramp_up(hello_url: str, tmp_path: Path) -> None:
+    stages = (Stage(1.0, 1.0), Stage(1.5, 6.0))
+    doc = _run(_spec(f"{hello_url}/slow/20", LoadModel.CLOSED, stages, 1.0, workers=1), tmp_path)
+    gen = read_generator(tmp_path)
+    conns = [g["connections"] for g in gen]
+    assert conns[0] <= 2 and max(conns) >= 4
+    # ~1 VU then ~6 VUs at 20 ms per request: well above one VU's 50/s
+    assert doc["totals"]["rps"] > 70
+
+
+def test_coordinated_omission_is_corrected(server_factory: ServerFactory, tmp_path: Path) -> None:
+    server = server_factory("stall", "--freeze-after", "2.0", "--freeze-for", "1.0")
+    spec = _spec(
+        f"{server.url}/", LoadModel.OPEN, (Stage(8.0, 200.0),), 200.0, connections=10, workers=1
+    )
+    doc = _run(spec, tmp_path)
+    totals = doc["totals"]
+    assert totals["errors"] == 0 and totals["dropped"] == 0
+    assert totals["requests"] == 1600
+    # ~200 requests were due during the 1 s freeze: >10 % of the run waited, so p99 shows it
+    assert totals["latency_ms"]["p99"] > 600
+    assert totals["latency_ms"]["max"] > 900
+    # only the <= 10 requests on the 10 connections were actually sent into the freeze
+    assert totals["service_ms"]["p99"] < 100
+    assert totals["service_ms"]["max"] > 500
+
+
+def test_max_inflight_drops_and_counts(hello_url: str, tmp_path: Path) -> None:
+    spec = _spec(
+        f"{hello_url}/slow/300",
+        LoadModel.OPEN,
+        (Stage(1.5, 100.0),),
+        100.0,
+        max_inflight=5,
+        workers=1,
+    )
+    doc = _run(spec, tmp_path)
+    totals = doc["totals"]
+    assert totals["dropped"] > 50
+    assert totals["requests"] + totals["dropped"] == 150
+    assert doc["generator"]["max_connections"] <= 5
+
+
+def test_target_dies_mid_run(server_factory: ServerFactory, tmp_path: Path) -> None:
+    server = server_factory("hello")
+    timer = threading.Timer(1.2, server.stop)
+    timer.start()
+    try:
+        spec = _spec(
+            f"{server.url}/",
+            LoadModel.OPEN,
+            (Stage(3.0, 200.0),),
+            200.0,
+            workers=1,
+            connect_timeout_s=1.0,
+            timeout_s=2.0,
+        )
+        doc = _run(spec, tmp_path)
+    finally:
+        timer.cancel()
+    totals = doc["totals"]
+    assert totals["requests"] == 600
+    kinds = totals["errors_by_kind"]
+    assert kinds.get("refused", 0) > 200, kinds
+    assert totals["errors"] == sum(kinds.values())
+    assert totals["latency_ms"]["max"] < 1000  # refused requests stay out of the latency
+    assert load_run(tmp_path)["totals"]["requests"] == 600
+
+
+def test_thresholds_fail_and_abort_early(hello_url: str, tmp_path: Path) -> None:
+    spec = _spec(
+        f"{hello_url}/",
+        LoadModel.OPEN,
+        (Stage(30.0, 100.0),),
+        100.0,
+        workers=1,
+        thresholds=(parse_threshold("p50<1us"), parse_threshold("error_rate<1%")),
+        abort_on_fail=True,
+    )
+    doc = _run(spec, tmp_path)
+    assert doc["status"] == "aborted"
+    assert doc["duration_s"] < 12
+    verdicts = {t["threshold"]: t["passed"] for t in doc["thresholds"]}
+    assert verdicts == {"p50<1us": False, "error_rate<1%": True}
+
+
+def test_https_with_ca_and_without(hello_tls_url: str, tls_ca_file: str, tmp_path: Path) -> None:
+    stages = (Stage(1.0, 50.0),)
+    good = _run(
+        _spec(f"{hello_tls_url}/", LoadModel.OPEN, stages, 50.0, workers=1, ca_file=tls_ca_file),
+        tmp_path / "a",
+    )
+    assert good["totals"]["errors"] == 0 and good["totals"]["requests"] == 50
+    assert good["totals"]["phases_mean_ms"]["tls"] > 0
+    bad = _run(_spec(f"{hello_tls_url}/", LoadModel.OPEN, stages, 50.0, workers=1), tmp_path / "b")
+    assert bad["totals"]["errors_by_kind"].get("tls") == 50
+    insecure = _run(
+        _spec(f"{hello_tls_url}/", LoadModel.OPEN, stages, 50.0, workers=1, insecure=True),
+        tmp_path / "c",
+    )
+    assert insecure["totals"]["errors"] == 0

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from perflab.load.arrivals import ArrivalSchedule, target_at, vu_share
+from perflab.model.units import Stage
+
+
+def test_constant_rate_is_evenly_spaced() -> None:
+    sched = ArrivalSchedule(100.0, (Stage(2.0, 100.0),))
+    times = list(sched.share(0, 1))
+    assert len(times) == 200 == sched.total
+    assert np.allclose(np.diff(times), 10_000_000)  # 10 ms in ns
+
+
+def test_workers_interleave_into_the_single_schedule() -> None:
+    sched = ArrivalSchedule(0.0, (Stage(3.0, 300.0), Stage(2.0, 50.0)))
+    alone = list(sched.share(0, 1))
+    parts = [list(sched.share(w, 3, chunk=7)) for w in range(3)]
+    assert sorted(t for p in parts for t in p) == alone
+    assert abs(len(parts[0]) - len(parts[2])) <= 1
+
+
+def test_linear_ramp_counts_match_the_integral() -> None:
+    # ramp 0 -> 1000/s over 10 s: 5000 arrivals, 1250 of them in the first half (quadratic)
+    sched = ArrivalSchedule(0.0, (Stage(10.0, 1000.0),))
+    t = np.array(list(sched.share(0, 1))) / 1e9
+    assert len(t) == 5000
+    assert np.sum(t < 5.0) == pytest.approx(1250, abs=2)
+    assert np.all(np.diff(t) >= 0)
+    # instantaneous rate at 7.5 s is 750/s: count arrivals in [7.4, 7.6)
+    assert np.sum((t >= 7.4) & (t < 7.6)) == pytest.approx(150, abs=2)
+
+
+def test_ramp_down_and_zero_stage() -> None:
+    sched = ArrivalSchedule(200.0, (Stage(1.0, 0.0), Stage(1.0, 0.0), Stage(1.0, 100.0)))
+    t = np.array(list(sched.share(0, 1))) / 1e9
+    assert len(t) == 100 + 50
+    assert not np.any((t > 1.0 + 1e-9) & (t < 2.0))  # nothing while the rate is zero
+
+
+def test_limit_and_target_at() -> None:
+    sched = ArrivalSchedule(1000.0, (Stage(5.0, 1000.0),))
+    assert len(list(sched.share(0, 2, limit=11))) == 6
+    stages = (Stage(10.0, 100.0), Stage(10.0, 100.0))
+    assert target_at(0.0, stages, 5.0) == pytest.approx(50.0)
+    assert target_at(0.0, stages, 15.0) == pytest.approx(100.0)
+    assert target_at(0.0, stages, 99.0) == pytest.approx(100.0)
+
+
+def test_vu_share_sums_to_total() -> None:
+    for total in range(23):
+        assert sum(vu_share(total, w, 4) for w in range(4)) == total
