@@ -15,6 +15,7 @@ import argparse
 import pickle
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ import numpy.typing as npt
 from perflab.stats import LatencyHistogram
 
 try:
-    from hdrh.histogram import HdrHistogram
+    from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 except ImportError:  # pragma: no cover - hdrh is a dev/bench extra
     HdrHistogram = None
 
@@ -109,7 +110,7 @@ def bench_wire(values: Ints) -> None:
     for label, hist in cases.items():
         data = hist.to_bytes()
         encode = best_of(20, hist.to_bytes)
-        decode = best_of(20, lambda data=data: LatencyHistogram.from_bytes(data))
+        decode = best_of(20, partial(LatencyHistogram.from_bytes, data))
         buckets = hist.to_sparse()[0].size
         print(
             f"{label:>17}: {buckets:5d} buckets, to_bytes {len(data):6d} B "

@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,6 @@ GEN_CORE = 0
 SERVER_CORE = 1
 BUSY_PCT_WARN = 20.0
 STARTUP_GRACE_S = 60.0
-STEADY_FROM_S = 1.5  # start of the steady-state CPU window, after every tool's start-up
 PEERS = ("wrk", "k6", "locust")
 TOOLS = (*PEERS, "perflab", "perflab-open")
 # perflab / peer targets; they apply to RPS and to requests per CPU-second alike.
@@ -79,6 +79,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         location / {{ return 200 "Hello, world!"; }}
+        location = /nginx_status {{ stub_status; }}
     }}
 }}
 """
@@ -154,7 +155,7 @@ class Child:
     timed_out: bool
     orphans: int = 0
     straggler_cpu_s: float = 0.0
-    steady_cpu_pct: float | None = None
+    steady: Steady | None = None
     exit_snapshot: tuple[float, ...] = ()
 
 
@@ -190,6 +191,7 @@ class Sample:
     cpu_us_per_req: float | None = None
     steady_cpu_pct: float | None = None
     steady_us_per_req: float | None = None
+    steady: dict[str, float] | None = None
     gen_cpu_pct: float | None = None
     nginx_cpu_pct: float | None = None
     busy_before_pct: list[float] = field(default_factory=list)
@@ -228,16 +230,16 @@ def run_pinned(
     core: int,
     timeout_s: float,
     cwd: Path,
-    window: tuple[float, float] | None,
+    served: Callable[[], int],
     at_exit: Callable[[], tuple[float, ...]],
 ) -> Child:
     """Run argv pinned to one core and return its output and rusage.
 
     ``os.wait4`` returns the rusage of the child together with every descendant it reaped,
     so a generator's worker processes are counted as long as the generator waits for them.
-    Output goes to files, not pipes, so a chatty tool never blocks on a full pipe. window
-    (seconds after start) is where the tree's CPU is also sampled, to see it without startup.
-    at_exit is called the moment the child is reaped, before stragglers are waited for.
+    Output goes to files, not pipes, so a chatty tool never blocks on a full pipe. served
+    counts the target's requests, for the LoadSampler. at_exit is called the moment the child
+    is reaped, before stragglers are waited for.
     """
     out_path, err_path = cwd / "child.out", cwd / "child.err"
     env = {**os.environ, "K6_NO_USAGE_REPORT": "true", "NO_COLOR": "1"}
@@ -252,7 +254,7 @@ def run_pinned(
             env=env,
             start_new_session=True,
         )
-        sampler = SteadySampler(proc.pid, t0, window)
+        sampler = LoadSampler(proc.pid, served)
         status, ru, timed_out = reap(proc.pid, t0 + timeout_s, sampler.tick)
         wall = time.perf_counter() - t0
         exit_snapshot = at_exit()
@@ -269,7 +271,7 @@ def run_pinned(
         orphans=orphans,
         straggler_cpu_s=straggler_cpu,
         exit_snapshot=exit_snapshot,
-        steady_cpu_pct=sampler.cpu_pct(),
+        steady=sampler.steady(),
     )
 
 
@@ -310,31 +312,57 @@ def tree_cpu_s(pid: int) -> float | None:
     return total
 
 
-class SteadySampler:
-    """Samples a process tree's CPU at the start and end of a window inside the run.
+@dataclass
+class Steady:
+    """The generator's cost while load was flowing, start-up and teardown left out."""
+
+    window_s: float
+    cpu_pct: float
+    served_rps: float  # counted by nginx, independent of the tool's own report
+    us_per_req: float
+
+
+class LoadSampler:
+    """Samples the generator tree's CPU and nginx's served-request count every 0.25 s.
 
     rusage covers the whole run, start-up included (Locust's imports alone cost ~0.85 s of
-    CPU here); the window's CPU divided by the rate gives a per-request cost without it.
+    CPU here, perflab's worker spawn more); the samples show where load actually flowed, so
+    CPU per request can also be taken over that stretch only, for every tool alike.
     """
 
-    def __init__(self, pid: int, t0: float, window: tuple[float, float] | None) -> None:
-        self.pid = pid
-        self.at = [t0 + w for w in window] if window else []
-        self.points: list[tuple[float, float]] = []
+    PERIOD_S = 0.25
+
+    def __init__(self, pid: int, served: Callable[[], int]) -> None:
+        self.pid, self.served = pid, served
+        self.points: list[tuple[float, float, int]] = []  # (time, tree CPU s, served)
+        self.next_at = 0.0
 
     def tick(self, now: float) -> None:
-        if len(self.points) < len(self.at) and now >= self.at[len(self.points)]:
-            cpu = tree_cpu_s(self.pid)
-            if cpu is None:
-                self.at = []  # the tree has gone: no window
-            else:
-                self.points.append((now, cpu))
+        if now < self.next_at:
+            return
+        self.next_at = now + self.PERIOD_S
+        cpu = tree_cpu_s(self.pid)
+        if cpu is not None:
+            self.points.append((now, cpu, self.served()))
 
-    def cpu_pct(self) -> float | None:
-        if len(self.points) < 2:
+    def steady(self) -> Steady | None:
+        """Over the intervals where nginx served >= half its peak rate, less one interval at
+        each end (partly idle); None when under 2 intervals remain."""
+        pts = self.points
+        # Each interval's count includes the one status request that ended it.
+        rates = [(b[2] - a[2] - 1) / (b[0] - a[0]) for a, b in pairwise(pts)]
+        if not rates or max(rates) <= 0:
             return None
-        (t_a, c_a), (t_b, c_b) = self.points
-        return 100 * (c_b - c_a) / (t_b - t_a)
+        busy = [i for i, r in enumerate(rates) if r >= 0.5 * max(rates)]
+        first, last = busy[0] + 1, busy[-1] - 1
+        if last - first + 1 < 2:
+            return None
+        (t_a, c_a, n_a), (t_b, c_b, n_b) = pts[first], pts[last + 1]
+        served = n_b - n_a - (last + 1 - first)
+        if served <= 0:
+            return None
+        return Steady(t_b - t_a, 100 * (c_b - c_a) / (t_b - t_a), served / (t_b - t_a),
+                      (c_b - c_a) * 1e6 / served)  # fmt: skip
 
 
 def group_members(pgid: int) -> list[psutil.Process]:
@@ -462,6 +490,18 @@ class Nginx:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
+    def served(self) -> int:
+        """Requests nginx has served so far (stub_status; this request included)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
+            sock.sendall(b"GET /nginx_status HTTP/1.0\r\n\r\n")
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+        m = re.search(rb"\n\s*\d+\s+\d+\s+(\d+)\s*\n", data)
+        if m is None:
+            raise RuntimeError(f"unexpected stub_status reply: {data[-200:]!r}")
+        return int(m.group(1))
+
     def cpu_s(self) -> float:
         """CPU of master and worker so far; deltas around a run give nginx's share."""
         assert self.proc is not None
@@ -559,14 +599,30 @@ def require(name: str) -> str:
     return path
 
 
+_perflab_probe: dict[str, str | Skip] = {}
+
+
 def perflab_ready() -> str:
-    """perflab's path once its CLI answers `run --help`; until the lead lands it, Skip."""
-    path = require("perflab")
-    probe = subprocess.run([path, "run", "--help"], capture_output=True, text=True, timeout=30)
-    if probe.returncode != 0:
-        lines = (probe.stderr or probe.stdout).strip().splitlines() or ["no output"]
-        raise Skip(f"`perflab run --help` failed: {lines[-1][:120]}")
-    return path
+    """perflab's path once its CLI answers `run --help`, else Skip (probed once per process:
+    the CLI was still being built when this script was written)."""
+    if not _perflab_probe:
+        try:
+            path = require("perflab")
+            probe = subprocess.run(
+                [path, "run", "--help"], capture_output=True, text=True, timeout=60
+            )
+            if probe.returncode != 0:
+                lines = (probe.stderr or probe.stdout).strip().splitlines() or ["no output"]
+                raise Skip(f"`perflab run --help` failed: {lines[-1][:120]}")
+            _perflab_probe["result"] = path
+        except subprocess.SubprocessError as exc:
+            _perflab_probe["result"] = Skip(f"`perflab run --help` did not answer: {exc}")
+        except Skip as exc:
+            _perflab_probe["result"] = exc
+    result = _perflab_probe["result"]
+    if isinstance(result, Skip):
+        raise result
+    return result
 
 
 def k6_argv(url: str, secs: int, w: Path) -> list[str]:
@@ -647,8 +703,7 @@ def measure(tool: Tool, nginx: Nginx, secs: int, workdir: Path, wait_s: float) -
         return nginx.cpu_s(), machine_busy_s(), own_cpu_s()
 
     ng0, m0, own0 = snapshot()
-    window = (STEADY_FROM_S, secs - 0.5) if secs - 0.5 - STEADY_FROM_S >= 0.5 else None
-    child = run_pinned(argv, GEN_CORE, secs + STARTUP_GRACE_S, w, window, snapshot)
+    child = run_pinned(argv, GEN_CORE, secs + STARTUP_GRACE_S, w, nginx.served, snapshot)
     ng1, m1, own1 = child.exit_snapshot
     sample = Sample(tool.name, "ok", target_rps=tool.target_rps, busy_before_pct=busy)
     if child.timed_out or child.returncode != 0:
@@ -670,9 +725,10 @@ def measure(tool: Tool, nginx: Nginx, secs: int, workdir: Path, wait_s: float) -
     sample.cpu_us_per_req = cpu * 1e6 / parsed.requests if parsed.requests else None
     sample.gen_cpu_pct = 100 * cpu / child.wall_s
     sample.nginx_cpu_pct = 100 * (ng1 - ng0) / child.wall_s
-    if child.steady_cpu_pct is not None and parsed.rps:
-        sample.steady_cpu_pct = child.steady_cpu_pct
-        sample.steady_us_per_req = child.steady_cpu_pct * 1e4 / parsed.rps
+    if child.steady is not None:
+        sample.steady = asdict(child.steady)
+        sample.steady_us_per_req = child.steady.us_per_req
+        sample.steady_cpu_pct = child.steady.cpu_pct
     sample.other_cpu_pct = max(0.0, 100 * ((m1 - m0) - gen_ng) / child.wall_s)
     if child.orphans:
         sample.warnings.append(
@@ -684,12 +740,18 @@ def measure(tool: Tool, nginx: Nginx, secs: int, workdir: Path, wait_s: float) -
 
 
 def add_warnings(s: Sample) -> None:
-    """Flag the figures a reader should not trust: a busy machine or failing requests."""
+    """Flag the figures a reader should not trust: a busy machine, a tool's rate that nginx
+    does not confirm, failing requests."""
     if s.busy_before_pct and max(s.busy_before_pct) > BUSY_PCT_WARN:
         cores = ", ".join(f"{b:.0f}%" for b in s.busy_before_pct)
         s.warnings.append(f"machine busy before the run (per core: {cores}): figures are noise")
     if s.other_cpu_pct is not None and s.other_cpu_pct > BUSY_PCT_WARN:
         s.warnings.append(f"{s.other_cpu_pct:.0f}% of a core used by other processes during run")
+    if s.steady and s.rps and abs(s.steady["served_rps"] / s.rps - 1) > 0.1:
+        s.warnings.append(
+            f"nginx served {s.steady['served_rps']:,.0f} req/s while load flowed; the tool "
+            f"reports {s.rps:,.0f}"
+        )
     if s.errors and s.requests and s.errors / s.requests > 0.001:
         s.warnings.append(f"{s.errors} failed requests")
 

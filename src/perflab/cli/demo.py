@@ -30,6 +30,9 @@ DEMO_THRESHOLDS = (
     "GET /search: p99<1s",
 )
 
+EXAMPLES = """Examples:  perflab demo  ·  perflab demo --serve --port 8080, then
+perflab run http://127.0.0.1:8080/items/7 --rate 200/s"""
+
 
 def _login(base: str) -> str:
     body = json.dumps({"username": "user1", "password": "secret"}).encode()
@@ -73,10 +76,7 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print only the summary JSON.")] = False,
     quiet: Annotated[bool, typer.Option(help="No live view or summary.")] = False,
 ) -> int:
-    """Load-test a built-in shop API on 127.0.0.1 (~20 s), then print the summary.
-
-    Examples: perflab demo; perflab demo --serve --port 8080 (then point perflab run at it)
-    """
+    """Load-test a built-in shop API on 127.0.0.1 (~20 s), then print the summary."""
     from perflab.demo import DemoTarget
     from perflab.demo import serve as serve_target
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 
 from perflab.cli import demo as demo_cmd
@@ -27,9 +26,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("run", no_args_is_help=True)(run_cmd.run)
-app.command("show", no_args_is_help=True)(show_cmd.show)
-app.command("demo")(demo_cmd.demo)
+app.command("run", no_args_is_help=True, epilog=run_cmd.EXAMPLES)(run_cmd.run)
+app.command("show", no_args_is_help=True, epilog=show_cmd.EXAMPLES)(show_cmd.show)
+app.command("demo", epilog=demo_cmd.EXAMPLES)(demo_cmd.demo)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,19 +39,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PerflabError as exc:
         print(f"perflab: error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
-    except click.exceptions.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         print("perflab: interrupted", file=sys.stderr)
         return 130
-    except KeyboardInterrupt:
-        print("perflab: interrupted", file=sys.stderr)
-        return 130
-    except click.ClickException as exc:
-        print(f"perflab: error: {exc.format_message()}", file=sys.stderr)
-        if isinstance(exc, click.UsageError) and exc.ctx is not None:
-            print(f"try 'perflab {exc.ctx.info_name} --help'", file=sys.stderr)
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
+    except typer.Exit as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except typer.TyperException as exc:  # usage errors from the command-line parser
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        print(f"perflab: error: {' '.join(message.split())}", file=sys.stderr)
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            print(f"try '{ctx.command_path} --help'", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
     return result if isinstance(result, int) else 0
 
 

@@ -12,15 +12,15 @@ from perflab.cli.live import human_console
 from perflab.report.terminal import render_summary
 from perflab.store import find_run, load_run
 
+EXAMPLES = """Examples:  perflab show 3f9c  ·  perflab show demo --json  ·
+perflab show perflab-runs/20261128T151100Z-demo"""
+
 
 def show(
     run: Annotated[str, typer.Argument(help="Run directory, run.json, id prefix or name.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print run.json.")] = False,
 ) -> int:
-    """Show a stored run's summary.
-
-    Examples: perflab show perflab-runs/20261128T151100Z-demo; perflab show 3f9c; perflab show demo
-    """
+    """Show a stored run's summary (latency table, thresholds, generator health)."""
     doc = load_run(find_run(run))
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")

@@ -112,6 +112,8 @@ class Coordinator:
                     ready.add(msg[1])
                 elif msg[0] == "error":
                     raise PerflabError(f"a load worker failed to start: {msg[2]}")
+                else:
+                    self._handle(msg)
 
     def _loop(self, doc: dict[str, Any]) -> None:
         while len(self._done) < self.workers:

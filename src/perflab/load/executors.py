@@ -21,7 +21,7 @@ from functools import partial
 from perflab.load.clock import PreciseTimer
 from perflab.load.http.exchange import Exchange
 from perflab.load.http.pool import ConnectionPool
-from perflab.load.recorder import Recorder
+from perflab.load.recorder import SPILL_AT, Recorder
 
 EARLY_NS = 150_000  # wake this much before a due time, then spin: measured here, p99 lag ~25 µs
 
@@ -146,7 +146,10 @@ class OpenExecutor:
             return
         self.inflight += 1
         self.released += 1
-        self._rec.sched_lag.append((now - due) // 1000)
+        lags = self._rec.sched_lag
+        lags.append((now - due) // 1000)
+        if len(lags) >= SPILL_AT:
+            self._rec.spill_lags()
         self._pool.submit(wire, partial(self._done, name, due))
 
     def _done(self, name: str, due: int, ex: Exchange) -> None:

@@ -6,6 +6,7 @@ import copy
 import pickle
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -205,7 +206,7 @@ def test_record_with_count_equals_repeated_values() -> None:
 def test_record_accepts_numpy_ints_and_rounds_floats() -> None:
     hist = LatencyHistogram()
     for value in (np.int64(10), np.uint16(11), 2.5, 3.5, np.float32(4.4)):
-        hist.record(value)  # type: ignore[arg-type]
+        hist.record(value)  # type: ignore[arg-type]  # numpy scalars work too
     assert hist == hist_of([10, 11, 2, 4, 4])
 
 
@@ -241,7 +242,7 @@ def test_bad_values_raise() -> None:
     hist = LatencyHistogram()
     for bad in (-1, -0.6, float("nan"), float("-inf")):
         with pytest.raises(ValueError):
-            hist.record(bad)  # type: ignore[arg-type]
+            hist.record(bad)
     with pytest.raises(ValueError, match="count"):
         hist.record(5, count=-1)
     with pytest.raises(TypeError):
@@ -409,7 +410,7 @@ def test_from_sparse_adds_repeated_indices() -> None:
 
 def test_from_sparse_validates() -> None:
     good = {"min_us": 3, "max_us": 7, "sum_us": 10}
-    cases = [
+    cases: list[tuple[tuple[list[Any], list[int], dict[str, int]], str]] = [
         (([3, 7], [1, 1], {**good, "min_us": 4}), "min_us"),
         (([3, 7], [1, 1], {**good, "max_us": 8}), "max_us"),
         (([3, 7], [1, 1], {**good, "sum_us": 50}), "sum_us"),
@@ -423,3 +424,10 @@ def test_from_sparse_validates() -> None:
     for (indices, counts, totals), message in cases:
         with pytest.raises(ValueError, match=message):
             LatencyHistogram.from_sparse(indices, counts, **totals)
+
+
+def test_package_exports_match_all() -> None:
+    import perflab.stats
+
+    public = {name for name in vars(perflab.stats) if not name.startswith("_")}
+    assert set(perflab.stats.__all__) == public - {"hdr_codec", "histogram"}

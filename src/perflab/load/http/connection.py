@@ -73,9 +73,7 @@ class Connection(asyncio.Protocol):
 
     __slots__ = (
         "_collector",
-        "_dead",
         "_errnos",
-        "_ex",
         "_fast",
         "_head",
         "_head_only",
@@ -92,6 +90,8 @@ class Connection(asyncio.Protocol):
         "_transport",
         "_wire",
         "connect_task",
+        "dead",
+        "exchange",
         "tls_start_ns",
     )
 
@@ -108,7 +108,7 @@ class Connection(asyncio.Protocol):
         self._collector: _Collector | None = None
         self._slow = False  # this exchange uses the second parser
         self._keep_body = False
-        self._ex: Exchange | None = None
+        self.exchange: Exchange | None = None
         self._wire = b""
         self._on_done: OnDone | None = None
         self._head: bytes | None = None
@@ -116,7 +116,7 @@ class Connection(asyncio.Protocol):
         self._keep_alive = True
         self._pending = False  # the response is complete; _finish runs after feed_data
         self._head_only = False  # _pending was set by a HEAD response's head
-        self._dead = False
+        self.dead = False
         self.connect_task: asyncio.Task[None] | None = None
         self.tls_start_ns = 0  # when the TLS handshake began; 0 for plain TCP
 
@@ -124,19 +124,19 @@ class Connection(asyncio.Protocol):
 
     @property
     def busy(self) -> bool:
-        return self._ex is not None
+        return self.exchange is not None
 
     @property
     def connected(self) -> bool:
-        return self._transport is not None and not self._dead
+        return self._transport is not None and not self.dead
 
     def started_before(self, deadline_ns: int) -> bool:
-        ex = self._ex
+        ex = self.exchange
         return ex is not None and ex.start_ns <= deadline_ns
 
     def attach(self, ex: Exchange, wire: bytes, on_done: OnDone, keep_body: bool) -> None:
         """Give a connection that is still connecting its first exchange."""
-        self._ex = ex
+        self.exchange = ex
         self._wire = wire
         self._on_done = on_done
         if keep_body or wire[0] == 72:  # b"H": possibly HEAD
@@ -144,7 +144,7 @@ class Connection(asyncio.Protocol):
 
     def send(self, ex: Exchange, wire: bytes, on_done: OnDone, keep_body: bool) -> None:
         """Write a request on this idle, established connection; ``ex.start_ns`` is set."""
-        self._ex = ex
+        self.exchange = ex
         self._wire = wire
         self._on_done = on_done
         if keep_body or wire[0] == 72:
@@ -154,7 +154,7 @@ class Connection(asyncio.Protocol):
 
     def expire(self, kind: ErrorKind, detail: str) -> None:
         """End the exchange in flight (if any) with an error and drop the connection."""
-        if self._ex is not None:
+        if self.exchange is not None:
             self._fail(kind, detail, monotonic_ns())
         else:
             self._retire(None)
@@ -170,8 +170,8 @@ class Connection(asyncio.Protocol):
         # uvloop's transports implement asyncio.Transport without subclassing it.
         tcp = cast(asyncio.Transport, transport)
         self._transport = tcp
-        ex = self._ex
-        if self._dead or ex is None:
+        ex = self.exchange
+        if self.dead or ex is None:
             tcp.abort()
             return
         if self.tls_start_ns:
@@ -181,7 +181,7 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = monotonic_ns()
-        ex = self._ex
+        ex = self.exchange
         if ex is None:  # unsolicited bytes on an idle connection: it cannot be trusted
             self._retire(None)
             return
@@ -243,7 +243,7 @@ class Connection(asyncio.Protocol):
     def _finish(self, ex: Exchange, now: int) -> None:
         ex.status = self._status
         ex.done_ns = now
-        self._ex = None
+        self.exchange = None
         self._pending = False
         self._head = None
         if self._slow:
@@ -259,10 +259,10 @@ class Connection(asyncio.Protocol):
             self._report(exc)
 
     def _fail(self, kind: ErrorKind, detail: str, now: int) -> None:
-        ex = self._ex
+        ex = self.exchange
         on_done = self._on_done
         assert ex is not None and on_done is not None
-        self._ex = None
+        self.exchange = None
         self._pending = False
         self._head = None
         ex.status = 0
@@ -277,12 +277,12 @@ class Connection(asyncio.Protocol):
 
     def _gone(self, exc: Exception | None) -> None:
         """The peer closed or reset, or the transport failed: settle the exchange in flight."""
-        if self._dead:
+        if self.dead:
             return
         if isinstance(exc, OSError) and exc.errno is not None:
             name = classify_os_error(exc, connecting=False)[1]
             self._errnos[name] = self._errnos.get(name, 0) + 1
-        ex = self._ex
+        ex = self.exchange
         if ex is None:
             self._retire(None)
             return
@@ -303,16 +303,16 @@ class Connection(asyncio.Protocol):
             # once on a fresh connection; so do we.
             ex.retried = True
             ex.sent_ns = 0
-            self._ex = None
+            self.exchange = None
             self._retire((ex, self._wire, self._on_done, self._keep_body))  # type: ignore[arg-type]
         else:
             self._fail(*_lost_kind(exc, ex.first_byte_ns != 0, framing), now)
 
     def _retire(self, retry: Pending | None) -> None:
         """Leave the owner for good (exactly once) and release the socket."""
-        if self._dead:
+        if self.dead:
             return
-        self._dead = True
+        self.dead = True
         if self._transport is not None:
             self._transport.abort()
         task = self.connect_task

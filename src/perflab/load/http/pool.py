@@ -42,8 +42,9 @@ class ConnectionPool:
     """HTTP/1.1 connections to one origin, shared by every request submitted to it.
 
     Invariants: a connection is in ``_conns`` (shared) or ``_pinned`` from when it starts
-    connecting until it closes; an idle connection is in ``_idle`` and has no exchange; the
-    queue is non-empty only while ``limit`` connections are open and none is idle.
+    connecting until it closes; a live connection in ``_idle`` has no exchange (dead ones
+    are skipped when popped, so a close costs O(1)); the queue is non-empty only while
+    ``limit`` connections are open and none is idle.
     """
 
     def __init__(
@@ -70,7 +71,7 @@ class ConnectionPool:
         self._request_timeout_s = request_timeout_s
         self._sweep_interval_s = sweep_interval_s
         self._ssl = (ssl_context or make_ssl_context()) if origin.is_tls else None
-        self._idle: dict[Connection, None] = {}  # insertion-ordered: popitem() is LIFO
+        self._idle: list[Connection] = []  # a stack: the most recently used on top
         self._conns: set[Connection] = set()
         self._pinned: set[Connection] = set()
         self._queue: deque[Pending] = deque()
@@ -109,10 +110,13 @@ class ConnectionPool:
         now = monotonic_ns()
         ex.queued_ns = now
         idle = self._idle
-        if idle:
-            ex.start_ns = now
-            idle.popitem()[0].send(ex, wire, on_done, keep_body)
-        elif self._closed:
+        while idle:
+            conn = idle.pop()
+            if not conn.dead:  # dead ones are left in the stack by _on_closed
+                ex.start_ns = now
+                conn.send(ex, wire, on_done, keep_body)
+                return
+        if self._closed:
             self._reject((ex, wire, on_done, keep_body))
         elif self._limit is None or len(self._conns) < self._limit:
             ex.start_ns = now
@@ -134,7 +138,8 @@ class ConnectionPool:
 
     @property
     def idle(self) -> int:
-        return len(self._idle) + sum(1 for c in self._pinned if c.connected and not c.busy)
+        shared = sum(1 for c in self._idle if not c.dead)
+        return shared + sum(1 for c in self._pinned if c.connected and not c.busy)
 
     @property
     def open(self) -> int:
@@ -181,11 +186,10 @@ class ConnectionPool:
             ex.start_ns = monotonic_ns()
             conn.send(ex, wire, on_done, keep_body)
         else:
-            self._idle[conn] = None
+            self._idle.append(conn)
 
     def _on_closed(self, conn: Connection, retry: Pending | None) -> None:
-        self._conns.discard(conn)
-        self._idle.pop(conn, None)
+        self._conns.discard(conn)  # if idle, it stays in _idle until popped and skipped
         if retry is not None:
             self._retry(self, self._conns, retry)
         if self._closed:
@@ -363,7 +367,7 @@ class PinnedConnection:
         ex.start_ns = now
         conn = self._conn
         if conn is not None:
-            if conn.busy:
+            if conn.exchange is not None:
                 raise RuntimeError("a PinnedConnection runs one request at a time")
             conn.send(ex, wire, on_done, keep_body)
         elif self._closed or self._pool.closed:
