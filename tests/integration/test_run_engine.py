@@ -164,3 +164,35 @@ def test_https_with_ca_and_without(hello_tls_url: str, tls_ca_file: str, tmp_pat
         tmp_path / "c",
     )
     assert insecure["totals"]["errors"] == 0
+
+
+def test_killed_worker_keeps_everything_collected(hello_url: str, tmp_path: Path) -> None:
+    import json
+    import os
+    import signal
+    import time
+
+    def kill_one() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                doc = json.loads((tmp_path / "run.json").read_text())
+            except (OSError, ValueError):
+                doc = {}
+            pids = (doc.get("generator") or {}).get("worker_pids") or []
+            if doc.get("duration_s", 0) >= 1.0 and all(pids):
+                os.kill(pids[1], signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one)
+    killer.start()
+    spec = _spec(f"{hello_url}/", LoadModel.OPEN, (Stage(4.0, 200.0),), 200.0, workers=2)
+    doc = _run(spec, tmp_path)
+    killer.join()
+    assert doc["status"] == "error"
+    assert any("worker 1" in e for e in doc["generator"]["worker_errors"])
+    # worker 0 ran its whole share (400); worker 1 delivered at least its first second
+    assert doc["totals"]["requests"] >= 400 + 100
+    rows = read_intervals(tmp_path)
+    assert sum(r["requests"] for r in rows) == doc["totals"]["requests"]

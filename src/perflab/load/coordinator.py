@@ -110,6 +110,7 @@ class Coordinator:
             for msg in self.transport.poll(0.1):
                 if msg[0] == "ready":
                     ready.add(msg[1])
+                    self.health.worker_pids[msg[1]] = int(msg[2].get("pid", 0))
                 elif msg[0] == "error":
                     raise PerflabError(f"a load worker failed to start: {msg[2]}")
                 else:

@@ -47,6 +47,7 @@ class GeneratorHealth:
         self.max_inflight = 0
         self.unfinished = 0
         self.precise_timer: bool | None = None
+        self.worker_pids: dict[int, int] = {}
 
     def add_second(self, second: int, by_worker: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
         """Fold in one second from every worker; returns the row stored for that second."""
@@ -116,4 +117,5 @@ class GeneratorHealth:
             "saturated": bool(reasons),
             "saturation_reasons": reasons,
             "worker_errors": list(errors),
+            "worker_pids": [self.worker_pids.get(w, 0) for w in range(self.workers)],
         }
