@@ -229,7 +229,8 @@ class Coordinator:
 
     # ---- results -----------------------------------------------------------------------
     def elapsed_s(self) -> float:
-        return self.health.wall_s
+        """The load window rates are computed over: start to stop, without the final drain."""
+        return self.health.active_s or self.health.wall_s
 
     def threshold_results(self) -> list[ThresholdResult]:
         elapsed = self.elapsed_s()

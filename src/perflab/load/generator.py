@@ -39,6 +39,7 @@ class GeneratorHealth:
         self.sched_lag = LatencyHistogram()
         self.loop_lag = LatencyHistogram()
         self.wall_s = 0.0
+        self.active_s = 0.0  # from the start until load stopped (excludes the final drain)
         self.cpu_s = [0.0] * workers
         self.spin_s = [0.0] * workers
         self.worker_wall_s = [0.0] * workers
@@ -58,6 +59,7 @@ class GeneratorHealth:
         self.loop_lag.merge(loop)
         wall = max((g["wall_s"] for g in gens), default=0.0)
         self.wall_s += wall
+        self.active_s = max([self.active_s, *(g.get("active_s", 0.0) for g in gens)])
         cpu_pct = []
         for worker, g in by_worker.items():
             self.cpu_s[worker] += g["cpu_s"]
@@ -104,6 +106,8 @@ class GeneratorHealth:
         ]
         return {
             "workers": self.workers,
+            "active_s": round(self.active_s, 3),
+            "wall_s": round(self.wall_s, 3),
             "cpu_pct": round(sum(busy) / len(busy), 2) if busy else 0.0,
             "cpu_pct_by_worker": busy,
             "spin_pct_by_worker": spin,

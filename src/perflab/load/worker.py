@@ -74,6 +74,7 @@ class _Worker:
         self.t0 = 0
         self._cpu = time.process_time()
         self._last_flush = 0
+        self._stopped_at = 0
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -170,6 +171,7 @@ class _Worker:
             await asyncio.wait_for(self.finished.wait(), timeout)
         except TimeoutError:
             pass
+        self._stopped_at = time.monotonic_ns()
         if isinstance(self._executor, OpenExecutor) and not self.stop_requested:
             self._executor.stop(drop_due_before_ns=self.t0 + int(load.duration_s * _NS))
         else:
@@ -230,6 +232,7 @@ class _Worker:
         executor = self._executor
         return {
             "wall_s": (now - self._last_flush) / _NS,
+            "active_s": ((self._stopped_at or now) - self.t0) / _NS,
             "cpu_s": cpu - self._cpu,
             "inflight": executor.inflight,
             "vus": executor.vus if isinstance(executor, ClosedExecutor) else None,

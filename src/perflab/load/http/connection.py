@@ -17,8 +17,8 @@ To keep it that way:
 * Completion runs after ``feed_data`` returns, never inside a parser callback, so an
   ``on_done`` that submits the next request cannot re-enter the parser.
 
-Invariants: at most one exchange is in flight (``_ex``); ``on_done`` is called exactly once
-per exchange; ``_owner._on_closed`` is called exactly once per connection, when ``_dead``
+Invariants: at most one exchange is in flight (``exchange``); ``on_done`` is called exactly
+once per exchange; ``_owner._on_closed`` is called exactly once per connection, when ``dead``
 is set; a dead connection is never handed back to its owner as idle.
 """
 
@@ -130,10 +130,6 @@ class Connection(asyncio.Protocol):
     def connected(self) -> bool:
         return self._transport is not None and not self.dead
 
-    def started_before(self, deadline_ns: int) -> bool:
-        ex = self.exchange
-        return ex is not None and ex.start_ns <= deadline_ns
-
     def attach(self, ex: Exchange, wire: bytes, on_done: OnDone, keep_body: bool) -> None:
         """Give a connection that is still connecting its first exchange."""
         self.exchange = ex
@@ -198,8 +194,26 @@ class Connection(asyncio.Protocol):
                 self._fail(ErrorKind.PROTOCOL, _parser_detail(exc), now)
                 return
             self._keep_alive = False  # junk after a complete response
-        if self._pending:
+        if not self._pending:
+            return
+        if self._slow:
             self._finish(ex, now)
+            return
+        # _finish, inlined for the common case (a keep_body-less, non-HEAD request)
+        ex.status = self._status
+        ex.done_ns = now
+        self.exchange = None
+        self._pending = False
+        self._head = None
+        on_done = self._on_done
+        if self._keep_alive:
+            self._owner._on_idle(self)
+        else:
+            self._retire(None)
+        try:
+            on_done(ex)  # type: ignore[misc]  # set with exchange
+        except Exception as exc:
+            self._report(exc)
 
     def eof_received(self) -> bool:
         self._gone(None)
@@ -254,7 +268,7 @@ class Connection(asyncio.Protocol):
         else:
             self._retire(None)
         try:
-            on_done(ex)  # type: ignore[misc]  # set with _ex
+            on_done(ex)  # type: ignore[misc]  # set with exchange
         except Exception as exc:
             self._report(exc)
 

@@ -1,24 +1,22 @@
 """Connection pool for one origin: keep-alive reuse, a connection limit, and timeouts.
 
-Policy, in order, for each submitted request: the most recently freed idle connection (LIFO,
-so a steady load keeps few connections warm and lets the rest expire); else a new connection
-while fewer than ``limit`` are open; else a FIFO queue served as connections free up.
+Each request goes to the most recently freed idle connection (LIFO: a steady load keeps few
+connections warm), else to a new connection while fewer than ``limit`` are open, else into a
+FIFO queue served as connections free up.
 
 Timeouts: the connect timeout (DNS + TCP + TLS handshake) is one timer per *connection*; the
-request timeout is enforced by one periodic sweep per pool instead of a timer per request,
-so a request may run up to ``request_timeout_s + sweep_interval_s`` before it is failed.
+request timeout is one periodic sweep per pool, not a timer per request, so a request may run
+up to ``request_timeout_s + sweep_interval_s`` before it fails. It runs from ``start_ns``:
+time queued for a connection is not limited (the caller bounds its in-flight requests).
 
 Stale keep-alive connections: when a reused connection closes or resets before any byte of
-the response, the request is re-sent once on a fresh connection (what browsers do: the
-server closed the idle connection while the request was in flight, so it cannot have acted
-on it). This assumes requests are safe to repeat in that case, which holds because the
-server saw nothing; ``Exchange.retried`` and ``retries_total`` record it.
+the response, the request is re-sent once on a fresh connection, as browsers do: the server
+closed the idle connection while the request was on the way, so it did not act on it.
+``Exchange.retried`` and ``retries_total`` record it.
 
 Closing: :meth:`aclose` completes every queued and in-flight exchange with
-``ErrorKind.CLOSED`` (detail ``"pool closed"``); requests submitted afterwards complete the
-same way on the next loop iteration. ``on_done`` is still called exactly once per request.
-
-Threading: every method must be called from the loop's thread.
+``ErrorKind.CLOSED`` ("pool closed"), and so are requests submitted afterwards (on the next
+loop iteration). Every method must be called from the loop's thread.
 """
 
 from __future__ import annotations
@@ -167,7 +165,7 @@ class ConnectionPool:
             self._sweep_handle.cancel()
             self._sweep_handle = None
         while self._queue:
-            self._reject(self._queue.popleft(), now_call=True)
+            self._reject(self._queue.popleft())
         tasks = [c.connect_task for c in (*self._conns, *self._pinned) if c.connect_task]
         for conn in [*self._conns, *self._pinned]:
             conn.expire(ErrorKind.CLOSED, "pool closed")
@@ -218,7 +216,7 @@ class ConnectionPool:
         self, owner: Owner, registry: set[Connection], pending: Pending
     ) -> Connection | None:
         if self._closed:
-            self._reject(pending, now_call=True)
+            self._reject(pending)
             return None
         self.retries_total += 1
         return self._open(owner, registry, pending)
@@ -306,26 +304,26 @@ class ConnectionPool:
         if not self._conns and not self._pinned:
             return  # restarted by the next _open
         deadline = monotonic_ns() - int(self._request_timeout_s * 1e9)
-        late = [c for c in (*self._conns, *self._pinned) if c.started_before(deadline)]
+        late = [
+            c
+            for c in (*self._conns, *self._pinned)
+            if c.exchange is not None and c.exchange.start_ns <= deadline
+        ]
         for conn in late:
             conn.expire(ErrorKind.TIMEOUT, f"no response within {self._request_timeout_s:g}s")
         self._sweep_handle = self._loop.call_later(self._sweep_interval_s, self._sweep)
 
-    def _reject(self, pending: Pending, *, now_call: bool = False) -> None:
-        """Complete a request that will never run because the pool or handle is closed."""
+    def _reject(self, pending: Pending) -> None:
+        """Complete a request that will never run because the pool or handle is closed.
+
+        ``on_done`` runs on the next loop iteration, so a caller that resubmits from it
+        cannot recurse; exceptions it raises reach the loop's exception handler.
+        """
         ex, _, on_done, _ = pending
         ex.error = ErrorKind.CLOSED
         ex.error_detail = "pool closed"
         ex.done_ns = monotonic_ns()
-        if now_call:
-            try:
-                on_done(ex)
-            except Exception as exc:
-                self._loop.call_exception_handler(
-                    {"message": "perflab: an on_done callback raised", "exception": exc}
-                )
-        else:  # from submit(): never re-enter the caller
-            self._loop.call_soon(on_done, ex)
+        self._loop.call_soon(on_done, ex)
 
 
 class PinnedConnection:
@@ -395,7 +393,7 @@ class PinnedConnection:
             self._conn = None
         if retry is not None:
             if self._closed:
-                self._pool._reject(retry, now_call=True)
+                self._pool._reject(retry)
             else:
                 self._conn = self._pool._retry(self, self._pool._pinned, retry)
 
