@@ -17,6 +17,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
+from typing import Any
 
 from perflab.load.clock import PreciseTimer
 from perflab.load.http.exchange import Exchange
@@ -71,16 +72,20 @@ class OpenExecutor:
         t0_ns: int,
         max_inflight: int,
         on_finished: Callable[[], None],
+        clock: Callable[[], int] = time.monotonic_ns,
+        timer: Callable[[asyncio.AbstractEventLoop, Callable[[], None]], Any] = PreciseTimer,
     ) -> None:
+        """``clock`` (ns) and ``timer`` (a PreciseTimer-like factory) are seams for tests."""
         self._loop = loop
         self._pool = pool
         self._work = work
         self._rec = recorder
+        self._clock = clock
         self._offsets = due_offsets
         self._t0 = t0_ns
         self._max_inflight = max_inflight
         self._on_finished = on_finished
-        self._timer = PreciseTimer(loop, self._check)
+        self._timer = timer(loop, self._check)
         self.precise = self._timer.precise
         self._due = 0
         self.inflight = 0
@@ -124,7 +129,7 @@ class OpenExecutor:
     def _check(self) -> None:
         if self.stopped:
             return
-        now = time.monotonic_ns()
+        now = self._clock()
         due = self._due
         if due > now:
             self._rec.spin_iters += 1
