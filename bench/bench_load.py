@@ -192,10 +192,12 @@ class Sample:
     steady_cpu_pct: float | None = None
     steady_us_per_req: float | None = None
     steady: dict[str, float] | None = None
+    served_rps: float | None = None  # nginx's count while load flowed (see LoadSampler)
     gen_cpu_pct: float | None = None
     nginx_cpu_pct: float | None = None
     busy_before_pct: list[float] = field(default_factory=list)
     other_cpu_pct: float | None = None
+    noisy: bool = False
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -729,6 +731,7 @@ def measure(tool: Tool, nginx: Nginx, secs: int, workdir: Path, wait_s: float) -
         sample.steady = asdict(child.steady)
         sample.steady_us_per_req = child.steady.us_per_req
         sample.steady_cpu_pct = child.steady.cpu_pct
+        sample.served_rps = child.steady.served_rps
     sample.other_cpu_pct = max(0.0, 100 * ((m1 - m0) - gen_ng) / child.wall_s)
     if child.orphans:
         sample.warnings.append(
@@ -745,8 +748,10 @@ def add_warnings(s: Sample) -> None:
     if s.busy_before_pct and max(s.busy_before_pct) > BUSY_PCT_WARN:
         cores = ", ".join(f"{b:.0f}%" for b in s.busy_before_pct)
         s.warnings.append(f"machine busy before the run (per core: {cores}): figures are noise")
+        s.noisy = True
     if s.other_cpu_pct is not None and s.other_cpu_pct > BUSY_PCT_WARN:
         s.warnings.append(f"{s.other_cpu_pct:.0f}% of a core used by other processes during run")
+        s.noisy = True
     if s.steady and s.rps and abs(s.steady["served_rps"] / s.rps - 1) > 0.1:
         s.warnings.append(
             f"nginx served {s.steady['served_rps']:,.0f} req/s while load flowed; the tool "
@@ -759,67 +764,90 @@ def add_warnings(s: Sample) -> None:
 # ---- summary and output ---------------------------------------------------------------------
 
 
-def median_of(samples: list[Sample], attr: str) -> float | None:
-    """Median over the runs that produced the figure (the runs are interleaved, so noise
-    spreads over all tools rather than hitting one)."""
-    vals = [getattr(s, attr) for s in samples if s.status == "ok" and getattr(s, attr) is not None]
+SUMMARY_FIELDS = (
+    "rps",
+    "cpu_us_per_req",
+    "steady_us_per_req",
+    "gen_cpu_pct",
+    "nginx_cpu_pct",
+    "p50_ms",
+    "p99_ms",
+    "other_cpu_pct",
+    "served_rps",
+)
+EXTRA_FIELDS = ("sched_lag_p50_us", "sched_lag_p99_us", "rps_aggregate", "dropped")
+
+
+def median(values: list[Any]) -> float | None:
+    vals = [v for v in values if v is not None]
     return float(statistics.median(vals)) if vals else None
 
 
 def summarize(runs: dict[str, list[Sample]]) -> dict[str, dict[str, Any]]:
-    """Per tool: medians of each figure, or the reason it has none."""
+    """Per tool: medians of each figure, or the reason it has none.
+
+    Medians are over the quiet runs (no noise warning) when there is at least one, else over
+    all ok runs with ``noisy: true``: on a shared machine one quiet run says more than the
+    median of three disturbed ones. Rounds are interleaved, so a noisy spell hits several
+    tools once rather than one tool every time.
+    """
     out: dict[str, dict[str, Any]] = {}
     for name, samples in runs.items():
         ok = [s for s in samples if s.status == "ok"]
+        quiet = [s for s in ok if not s.noisy]
         row: dict[str, Any] = {
             "runs": len(samples),
             "ok_runs": len(ok),
+            "quiet_runs": len(quiet),
             "target_rps": samples[0].target_rps,
         }
         if not ok:
             row["status"], row["reason"] = samples[-1].status, samples[-1].reason
-        else:
-            row["status"] = "ok"
-            for attr in (
-                "rps",
-                "cpu_us_per_req",
-                "steady_us_per_req",
-                "gen_cpu_pct",
-                "nginx_cpu_pct",
-                "p50_ms",
-                "p99_ms",
-                "other_cpu_pct",
-            ):
-                row[attr] = median_of(samples, attr)
-            for key in ("sched_lag_p50_us", "sched_lag_p99_us", "rps_aggregate"):
-                vals = [s.extra[key] for s in ok if s.extra.get(key) is not None]
-                if vals:
-                    row[key] = float(statistics.median(vals))
-            row["saturated"] = any(s.extra.get("saturated") for s in ok)
+            out[name] = row
+            continue
+        use = quiet or ok
+        row["status"], row["noisy"] = "ok", not quiet
+        for attr in SUMMARY_FIELDS:
+            row[attr] = median([getattr(s, attr) for s in use])
+        for key in EXTRA_FIELDS:
+            row[key] = median([s.extra.get(key) for s in use])
+        row["saturated"] = any(s.extra.get("saturated") for s in use)
         out[name] = row
     return out
 
 
-def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """perflab against each peer: RPS, and requests per CPU-second (whole run and steady)."""
-    me = summary.get("perflab", {})
+RATIO_FIELDS = {  # ratio name -> (Sample field, True when perflab / peer, else peer / perflab)
+    "rps_ratio": ("rps", True),
+    "cpu_efficiency_ratio": ("cpu_us_per_req", False),
+    "steady_cpu_efficiency_ratio": ("steady_us_per_req", False),
+}
+
+
+def ratios(runs: dict[str, list[Sample]]) -> dict[str, dict[str, Any]]:
+    """perflab against each peer: RPS, and requests per CPU-second (whole run and steady).
+
+    Each ratio is the median of per-round ratios (perflab's run i against the peer's run i),
+    over the rounds where both runs were quiet if there are any: the host's speed drifts
+    between rounds, and pairing cancels much of that drift.
+    """
+    mine = runs.get("perflab", [])
     out: dict[str, dict[str, Any]] = {}
     for peer, target in TARGETS.items():
-        other = summary.get(peer, {})
-        if me.get("status") != "ok" or other.get("status") != "ok":
+        pairs = [(a, b) for a, b in zip(mine, runs.get(peer, []), strict=False)
+                 if a.status == b.status == "ok"]  # fmt: skip
+        quiet = [(a, b) for a, b in pairs if not (a.noisy or b.noisy)]
+        use = quiet or pairs
+        if not use:
             continue
-
-        def inverse(key: str, other: dict[str, Any] = other) -> float | None:
-            return other[key] / me[key] if me.get(key) and other.get(key) else None
-
-        row = {
-            "target": target,
-            "rps_ratio": me["rps"] / other["rps"],
-            "cpu_efficiency_ratio": inverse("cpu_us_per_req"),
-            "steady_cpu_efficiency_ratio": inverse("steady_us_per_req"),
-        }
-        for key in ("rps_ratio", "cpu_efficiency_ratio", "steady_cpu_efficiency_ratio"):
-            row[key.replace("ratio", "met")] = row[key] is not None and row[key] >= target
+        row: dict[str, Any] = {"target": target, "rounds": len(use), "noisy": not quiet}
+        for name, (attr, forward) in RATIO_FIELDS.items():
+            vals = []
+            for a, b in use:
+                x, y = getattr(a, attr), getattr(b, attr)
+                if x and y:
+                    vals.append(x / y if forward else y / x)
+            row[name] = median(vals)
+            row[name.replace("ratio", "met")] = row[name] is not None and row[name] >= target
         out[peer] = row
     return out
 
@@ -861,9 +889,6 @@ def closed_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
         if r["status"] != "ok":
             t.add_row(name, *["-"] * 8, r["status"])
             continue
-        note = "generator saturated" if r.get("saturated") else ""
-        if name == "locust":
-            note = f"excl. ramp; own: {fmt(r.get('rps_aggregate'))}"
         t.add_row(
             name,
             fmt(r["rps"]),
@@ -874,16 +899,31 @@ def closed_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
             fmt(r["p50_ms"], ".2f"),
             fmt(r["p99_ms"], ".2f"),
             fmt(r["other_cpu_pct"]),
-            note,
+            row_note(name, r),
         )
     return t
+
+
+def row_note(name: str, r: dict[str, Any]) -> str:
+    """Short flags for a summary row; the details are in the warnings under the tables."""
+    notes = []
+    if r.get("noisy"):
+        notes.append("[yellow]NOISY[/]")
+    elif r["runs"] > 1:
+        notes.append(f"{r['quiet_runs']}/{r['runs']} quiet")
+    if r.get("saturated"):
+        notes.append("saturated")
+    if name == "locust":
+        notes.append(f"own: {fmt(r.get('rps_aggregate'))}")
+    return ", ".join(notes)
 
 
 def open_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
     """perflab's open model: did it reach each target rate, and how late did it send."""
     t = new_table(
-        f"perflab open model, {secs} s (achieved/target should be >= {OPEN_ACHIEVED_MIN})",
-        "tool|target/s|achieved/s|ach/target|sched lag p50 µs|lag p99 µs|p99 ms|CPU µs/req|"
+        f"perflab open model, {secs} s (achieved/target should be >= {OPEN_ACHIEVED_MIN}; "
+        "nginx/s: served while load flowed; lag: generator.sched_lag_us)",
+        "tool|target/s|achieved/s|nginx/s|ach/target|lag p50 µs|lag p99 µs|p99 ms|µs/req|"
         "client CPU %|note",
     )
     for name, r in summary.items():
@@ -891,20 +931,21 @@ def open_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
             continue
         tool = name.partition("@")[0]
         if r["status"] != "ok":
-            t.add_row(tool, fmt(r["target_rps"]), *["-"] * 7, r["status"])
+            t.add_row(tool, fmt(r["target_rps"]), *["-"] * 8, r["status"])
             continue
         ach = r["rps"] / r["target_rps"]
         t.add_row(
             tool,
             fmt(r["target_rps"]),
             fmt(r["rps"]),
+            fmt(r["served_rps"]),
             f"[{'green' if ach >= OPEN_ACHIEVED_MIN else 'red'}]{ach:.4f}",
             fmt(r.get("sched_lag_p50_us")),
             fmt(r.get("sched_lag_p99_us")),
             fmt(r["p99_ms"], ".2f"),
             fmt(r["cpu_us_per_req"], ".2f"),
             fmt(r["gen_cpu_pct"]),
-            "generator saturated" if r.get("saturated") else "",
+            row_note(name, r),
         )
     return t
 
@@ -912,8 +953,8 @@ def open_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
 def ratio_table(rat: dict[str, dict[str, Any]]) -> Table:
     """perflab against each peer, green where the target is met."""
     t = new_table(
-        "perflab / peer (CPU efficiency = peer µs/req ÷ perflab µs/req)",
-        "peer|RPS|CPU efficiency|steady CPU efficiency|target",
+        "perflab / peer, median over rounds (CPU efficiency = peer µs/req ÷ perflab µs/req)",
+        "peer|RPS|CPU efficiency|steady CPU efficiency|target|rounds",
     )
     for peer, r in rat.items():
         t.add_row(
@@ -922,6 +963,7 @@ def ratio_table(rat: dict[str, dict[str, Any]]) -> Table:
             ok_mark(r["cpu_efficiency_ratio"], r["cpu_efficiency_met"]),
             ok_mark(r["steady_cpu_efficiency_ratio"], r["steady_cpu_efficiency_met"]),
             f">= {r['target']}x",
+            f"{r['rounds']}" + (" [yellow]NOISY[/]" if r["noisy"] else " quiet"),
         )
     return t
 
@@ -1061,7 +1103,7 @@ def main(argv: list[str] | None = None) -> int:
                 for w in s.warnings:
                     err.print(f"[yellow]warning: {tool.name}: {w}[/]")
     summary = summarize(runs)
-    rat = ratios(summary)
+    rat = ratios(runs)
     warnings = [f"{name}: {w}" for name, ss in runs.items() for s in ss for w in s.warnings]
     render(summary, rat, args.secs, warnings)
     if args.json:

@@ -80,6 +80,7 @@ def test_keep_alive_reuses_one_connection_and_orders_phases(hello_url: str) -> N
         ("/status/204", "GET", 204, b""),
         ("/status/304", "GET", 304, b""),
         ("/status/503", "GET", 503, b"status 503"),
+        ("/early-hints", "GET", 200, b"Hello, world!"),
     ],
 )
 def test_body_framings_then_the_connection_still_works(
@@ -92,9 +93,21 @@ def test_body_framings_then_the_connection_still_works(
     ex, after = run_with_pool(hello_url, test)
     assert_phases(ex)
     assert (ex.status, ex.body) == (status, body)
+    assert ex.headers is not None and (b"Link", b"</style.css>; rel=preload") not in ex.headers
     assert after.status == 200 and after.body == b"Hello, world!"
     # a close-delimited body (/eof) ends the connection; every other framing keeps it
     assert after.new_connection is (path == "/eof")
+
+
+def test_interim_response_without_keep_body(hello_url: str) -> None:
+    async def test(pool: ConnectionPool) -> list[Exchange]:
+        return [await pool.request(wire(f"{hello_url}/early-hints"), keep_body=False) for _ in "ab"]
+
+    first, second = run_with_pool(hello_url, test)
+    for ex in (first, second):
+        assert_phases(ex)
+        assert ex.status == 200 and ex.body is None and ex.bytes_in > 100
+    assert not second.new_connection
 
 
 def test_custom_method_headers_and_body_round_trip(hello_url: str) -> None:

@@ -9,6 +9,7 @@ Routes (any method; HEAD gets the head only):
   /close         "Hello, world!" with Connection: close, then the server closes
   /eof           "Hello, world!" without Content-Length, delimited by the server closing
   /slow/MS       "Hello, world!" after MS milliseconds
+  /early-hints   a 103 interim response, then "Hello, world!"
 
 Run: ``python -m tests.servers.hello --port 0`` prints ``READY <port>`` once listening.
 ``--keepalive-timeout S`` closes connections idle for S seconds (like nginx's
@@ -167,6 +168,9 @@ class HttpServer(asyncio.Protocol):
             self.write(response(200, HELLO, head=head, close=True), close=True)
         elif route == "eof":
             self.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + HELLO, close=True)
+        elif route == "early-hints":
+            interim = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+            self.write(interim + response(200, HELLO, head=head, close=close), close=close)
         elif route == "slow" and arg.isdigit():
             wire = response(200, HELLO, head=head, close=close)
             asyncio.get_running_loop().call_later(int(arg) / 1000, self._late, wire, close)

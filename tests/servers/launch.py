@@ -57,11 +57,8 @@ def start_server(
         RuntimeError: when the server exits or prints no READY line within ``timeout_s``.
     """
     command = [sys.executable, "-m", f"tests.servers.{module}", "--port", "0", *args]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE)
+    # `-m` puts the working directory (the repo root) first on sys.path: `tests` imports.
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE)
     assert proc.stdout is not None
     server = ServerProcess(proc, 0, scheme)
     try:
@@ -80,13 +77,13 @@ def _wait_ready(proc: subprocess.Popen[bytes], fd: int, timeout_s: float) -> int
         while b"\n" not in output:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not selector.select(remaining):
-                raise RuntimeError(f"{proc.args} printed no READY line in {timeout_s:g}s")
+                raise RuntimeError(f"{proc.args!r} printed no READY line in {timeout_s:g}s")
             chunk = os.read(fd, 4096)
             if not chunk:
-                raise RuntimeError(f"{proc.args} exited with {proc.wait()} before READY")
+                raise RuntimeError(f"{proc.args!r} exited with {proc.wait()} before READY")
             output += chunk
     line = output.split(b"\n", 1)[0].decode()
     word, _, port = line.partition(" ")
     if word != "READY" or not port.isdigit():
-        raise RuntimeError(f"{proc.args} printed {line!r} instead of 'READY <port>'")
+        raise RuntimeError(f"{proc.args!r} printed {line!r} instead of 'READY <port>'")
     return int(port)

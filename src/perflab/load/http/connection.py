@@ -31,7 +31,14 @@ from typing import Protocol, cast
 
 import httptools
 
-from perflab.load.http.exchange import ErrorKind, Exchange, classify_os_error
+from perflab.load.http.exchange import (
+    ErrorKind,
+    Exchange,
+    body_framing,
+    classify_lost,
+    classify_os_error,
+    parser_error_detail,
+)
 
 OnDone = Callable[[Exchange], None]
 Pending = tuple[Exchange, bytes, OnDone, bool]
@@ -69,7 +76,11 @@ class _Collector:
 
 
 class Connection(asyncio.Protocol):
-    """A keep-alive connection that runs one exchange at a time (no pipelining)."""
+    """A keep-alive connection that runs one exchange at a time (no pipelining).
+
+    ``exchange`` (the one in flight, or None) and ``dead`` are public so that owners can read
+    them without a property call on the hot path; only the connection writes them.
+    """
 
     __slots__ = (
         "_collector",
@@ -191,7 +202,7 @@ class Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except _PARSER_ERRORS as exc:
             if not self._pending:
-                self._fail(ErrorKind.PROTOCOL, _parser_detail(exc), now)
+                self._fail(ErrorKind.PROTOCOL, parser_error_detail(exc), now)
                 return
             self._keep_alive = False  # junk after a complete response
         if not self._pending:
@@ -301,7 +312,7 @@ class Connection(asyncio.Protocol):
             self._retire(None)
             return
         now = monotonic_ns()
-        framing = _framing(self._head) if ex.first_byte_ns else None
+        framing = body_framing(self._head) if ex.first_byte_ns else None
         if exc is None and framing == "close":  # a close-delimited body ends here
             self._status = self._parser.get_status_code()
             self._keep_alive = False
@@ -320,7 +331,7 @@ class Connection(asyncio.Protocol):
             self.exchange = None
             self._retire((ex, self._wire, self._on_done, self._keep_body))  # type: ignore[arg-type]
         else:
-            self._fail(*_lost_kind(exc, ex.first_byte_ns != 0, framing), now)
+            self._fail(*classify_lost(exc, ex.first_byte_ns != 0, framing), now)
 
     def _retire(self, retry: Pending | None) -> None:
         """Leave the owner for good (exactly once) and release the socket."""
@@ -364,55 +375,3 @@ class Connection(asyncio.Protocol):
         self._loop.call_exception_handler(
             {"message": "perflab: an on_done callback raised", "exception": exc, "protocol": self}
         )
-
-
-def _parser_detail(exc: Exception) -> str:
-    if isinstance(exc, httptools.HttpParserUpgrade):
-        return "unexpected protocol upgrade"
-    return str(exc) or type(exc).__name__
-
-
-def _lost_kind(exc: Exception | None, any_byte: bool, framing: str | None) -> tuple[ErrorKind, str]:
-    """Classify a connection lost before the response completed."""
-    if isinstance(exc, OSError):
-        return classify_os_error(exc, connecting=False)
-    if exc is not None:
-        return ErrorKind.OTHER, f"{type(exc).__name__}: {exc}"
-    if framing is None:
-        return (
-            ErrorKind.CLOSED,
-            "closed in the response head" if any_byte else "closed, no response",
-        )
-    return ErrorKind.PROTOCOL, f"closed before the end of a {framing} body"
-
-
-def _framing(head: bytes | None) -> str | None:
-    """How the final response in ``head`` delimits its body: ``"Content-Length"``,
-    ``"chunked"`` or ``"close"``; None while its head is incomplete.
-
-    ``head`` holds the response's first bytes: maybe interim (1xx) heads, then the final
-    head, then body bytes. Only called when a connection is lost mid-response.
-    """
-    if head is None:
-        return None
-    start = 0
-    while True:
-        end = head.find(b"\r\n\r\n", start)
-        if end < 0:
-            return None
-        block = head[start:end]
-        start = end + 4
-        if block[9:10] != b"1":  # "HTTP/1.1 1xx": an interim head, skip it
-            break
-    transfer_encoding: bytes | None = None
-    has_length = False
-    for field in block.lower().split(b"\r\n")[1:]:
-        name, _, value = field.partition(b":")
-        name = name.strip()
-        if name == b"transfer-encoding":
-            transfer_encoding = value
-        elif name == b"content-length":
-            has_length = True
-    if transfer_encoding is not None:  # it overrides Content-Length (RFC 9112, 6.3)
-        return "chunked" if b"chunked" in transfer_encoding else "close"
-    return "Content-Length" if has_length else "close"

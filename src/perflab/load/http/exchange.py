@@ -1,4 +1,4 @@
-"""The record of one request/response exchange, and the error kinds it can end with.
+"""The record of one request/response exchange, its error kinds, and how failures map to them.
 
 An :class:`Exchange` is a plain mutable record (slots, no per-field logic) because the client
 writes several fields per request on the hot path; derived durations are properties, computed
@@ -11,6 +11,8 @@ import enum
 import errno as errno_module
 import ssl
 from dataclasses import dataclass
+
+from httptools import HttpParserUpgrade
 
 
 class ErrorKind(enum.StrEnum):
@@ -68,6 +70,66 @@ def tls_error_detail(exc: ssl.SSLError) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
         return f"certificate verify failed: {exc.verify_message}"
     return str(exc.reason or exc)
+
+
+def parser_error_detail(exc: Exception) -> str:
+    """A short detail for an httptools parse error."""
+    if isinstance(exc, HttpParserUpgrade):
+        return "unexpected protocol upgrade"
+    return str(exc) or type(exc).__name__
+
+
+def classify_lost(
+    exc: Exception | None, any_byte: bool, framing: str | None
+) -> tuple[ErrorKind, str]:
+    """Classify a connection lost before the response completed.
+
+    Without a socket error: CLOSED while the response head is incomplete (the server hung
+    up), PROTOCOL once it is complete (a body cut short of its Content-Length or chunked
+    framing breaks the server's own promise). Close-delimited bodies never get here.
+    """
+    if isinstance(exc, OSError):
+        return classify_os_error(exc, connecting=False)
+    if exc is not None:
+        return ErrorKind.OTHER, f"{type(exc).__name__}: {exc}"
+    if framing is None:
+        return (
+            ErrorKind.CLOSED,
+            "closed in the response head" if any_byte else "closed, no response",
+        )
+    return ErrorKind.PROTOCOL, f"closed before the end of a {framing} body"
+
+
+def body_framing(head: bytes | None) -> str | None:
+    """How the final response in ``head`` delimits its body: ``"Content-Length"``,
+    ``"chunked"`` or ``"close"``; None while its head is incomplete.
+
+    ``head`` holds the response's first bytes: maybe interim (1xx) heads, then the final
+    head, then body bytes. Only called when a connection is lost mid-response.
+    """
+    if head is None:
+        return None
+    start = 0
+    while True:
+        end = head.find(b"\r\n\r\n", start)
+        if end < 0:
+            return None
+        block = head[start:end]
+        start = end + 4
+        if block[9:10] != b"1":  # "HTTP/1.1 1xx": an interim head, skip it
+            break
+    transfer_encoding: bytes | None = None
+    has_length = False
+    for field in block.lower().split(b"\r\n")[1:]:
+        name, _, value = field.partition(b":")
+        name = name.strip()
+        if name == b"transfer-encoding":
+            transfer_encoding = value
+        elif name == b"content-length":
+            has_length = True
+    if transfer_encoding is not None:  # it overrides Content-Length (RFC 9112, 6.3)
+        return "chunked" if b"chunked" in transfer_encoding else "close"
+    return "Content-Length" if has_length else "close"
 
 
 @dataclass(slots=True)
