@@ -68,25 +68,24 @@ class NameInterval:
         if status >= 400:
             kind = f"http_{status}"
             self.errors[kind] = self.errors.get(kind, 0) + 1
-        done = ex.done_ns
-        service = (done - ex.start_ns) // 1000
-        self.service.append(service)
+        done, start, sent, first = ex.done_ns, ex.start_ns, ex.sent_ns, ex.first_byte_ns
+        service = self.service
+        service.append((done - start) // 1000)
         if corrected:
             self.latency.append((done - intended_ns) // 1000)
-        first = ex.first_byte_ns
-        self.wait.append((first - ex.sent_ns) // 1000)
+        self.wait.append((first - sent) // 1000)
         self.bytes_in += ex.bytes_in
         phases = self.phase_ns
         if ex.new_connection:
             self.new_connections += 1
             phases[0] += ex.connect_ns
             phases[1] += ex.tls_ns
-            phases[2] += ex.sent_ns - ex.start_ns - ex.connect_ns - ex.tls_ns
+            phases[2] += sent - start - ex.connect_ns - ex.tls_ns
         else:
-            phases[2] += ex.sent_ns - ex.start_ns
-        phases[3] += first - ex.sent_ns
+            phases[2] += sent - start
+        phases[3] += first - sent
         phases[4] += done - first
-        if len(self.service) >= SPILL_AT:
+        if len(service) >= SPILL_AT:
             self.spill()
 
     def spill(self) -> None:
