@@ -16,15 +16,20 @@ from perflab.cli.main import main
 PERFLAB = [sys.executable, "-m", "perflab.cli.main"]
 
 
-def test_demo_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_runs_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     code = main(["demo", "--stages", "3s:60/s", "--json"])
     out = capsys.readouterr().out
     doc = json.loads(out)
     assert code == (0 if doc["status"] == "passed" else 1)
     assert set(doc["by_name"]) == {
-        "GET /items", "GET /items/{id}", "GET /search", "GET /recommendations", "POST /cart",
+        "GET /items",
+        "GET /items/{id}",
+        "GET /search",
+        "GET /recommendations",
+        "POST /cart",
     }
     assert doc["by_name"]["POST /cart"]["errors"] == 0  # the token was correlated and sent
     assert doc["by_name"]["GET /search"]["latency_ms"]["p50"] > 1.0  # the long-tailed one
@@ -34,8 +39,12 @@ def test_demo_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def test_demo_serve_prints_url_and_stops_on_ctrl_c() -> None:
-    proc = subprocess.Popen([*PERFLAB, "demo", "--serve", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*PERFLAB, "demo", "--serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()

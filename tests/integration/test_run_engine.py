@@ -156,7 +156,20 @@ def test_https_with_ca_and_without(hello_tls_url: str, tls_ca_file: str, tmp_pat
         tmp_path / "a",
     )
     assert good["totals"]["errors"] == 0 and good["totals"]["requests"] == 50
-    assert good["totals"]["phases_mean_ms"]["tls"] > 0
+    closed = _run(
+        _spec(
+            f"{hello_tls_url}/",
+            LoadModel.CLOSED,
+            (Stage(0.0, 2.0),),
+            2.0,
+            iterations=20,
+            workers=1,
+            ca_file=tls_ca_file,
+        ),
+        tmp_path / "d",
+    )
+    assert closed["totals"]["new_connections"] == 2  # one per virtual user
+    assert closed["totals"]["phases_mean_ms"]["tls"] > 0
     bad = _run(_spec(f"{hello_tls_url}/", LoadModel.OPEN, stages, 50.0, workers=1), tmp_path / "b")
     assert bad["totals"]["errors_by_kind"].get("tls") == 50
     insecure = _run(

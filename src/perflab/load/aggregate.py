@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from perflab.load.recorder import PHASES
+from perflab.load.recorder import PHASES, hist_from_state
 from perflab.stats import LatencyHistogram
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9}
@@ -42,9 +42,9 @@ class NameTotals:
         self.phase_us = dict.fromkeys(PHASES, 0)
 
     def add_payload(self, p: Mapping[str, Any]) -> None:
-        self.latency.merge(LatencyHistogram.from_bytes(p["latency"]))
-        self.service.merge(LatencyHistogram.from_bytes(p["service"]))
-        self.wait.merge(LatencyHistogram.from_bytes(p["wait"]))
+        self.latency.merge(hist_from_state(p["latency"]))
+        self.service.merge(hist_from_state(p["service"]))
+        self.wait.merge(hist_from_state(p["wait"]))
         self._add_counts(p)
 
     def add(self, other: NameTotals) -> None:

@@ -9,6 +9,7 @@ Also here: the closed model's virtual-user target over time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -50,14 +51,30 @@ class ArrivalSchedule:
             local = np.where(denom > 0, 2.0 * c / denom, 0.0)
         return self._t0[seg] + np.minimum(local, self._dur[seg])
 
-    def share(
-        self, worker: int, workers: int, *, limit: int | None = None, chunk: int = 4096
-    ) -> Iterator[int]:
-        """This worker's due times in ns from the start, in order, lazily in chunks."""
+    def share(self, worker: int, workers: int, *, limit: int | None = None) -> Iterator[int]:
+        """This worker's due times in ns from the start, in order, lazily.
+
+        Computed one at a time in plain Python (~0.4 µs each): a vectorized chunk would be
+        cheaper per arrival but stalls the event loop for a millisecond when it is computed,
+        which is exactly the scheduling lag this engine exists to avoid.
+        """
         total = self.total if limit is None else min(self.total, limit)
-        for first in range(worker, total, chunk * workers):
-            idx = np.arange(first, min(total, first + chunk * workers), workers, dtype=np.float64)
-            yield from (self.offsets_s(idx) * _NS).astype(np.int64).tolist()
+        c0 = self._c0.tolist()
+        r0s, r1s = self._r0.tolist(), self._r1.tolist()
+        durs, t0s = self._dur.tolist(), self._t0.tolist()
+        seg, last = 0, len(durs) - 1
+        for i in range(worker, total, workers):
+            while seg < last and i >= c0[seg + 1]:
+                seg += 1
+            c = i - c0[seg]
+            r0 = r0s[seg]
+            a = (r1s[seg] - r0) / (2.0 * durs[seg])
+            if a == 0.0:
+                local = c / r0 if r0 > 0 else 0.0
+            else:
+                denom = r0 + math.sqrt(max(r0 * r0 + 4.0 * a * c, 0.0))
+                local = 2.0 * c / denom if denom > 0 else 0.0
+            yield int((t0s[seg] + min(local, durs[seg])) * _NS)
 
 
 def target_at(start: float, stages: tuple[Stage, ...], t: float) -> float:

@@ -9,6 +9,7 @@ run early; in-flight requests get ``graceful_stop_s`` to finish and are still re
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from perflab.model.spec import LoadModel, RunSpec
 
 _NS = 1_000_000_000
 LOOP_PROBE_S = 0.05
+WARM_S = 0.002
 SCALE_EVERY_S = 0.1
 
 
@@ -103,6 +105,9 @@ class _Worker:
                 for r, t in zip(spec.requests, targets, strict=True)
             ]
         )
+        if self.open:  # connections ready for ~2 ms of traffic at the peak rate
+            peak_share = spec.load.peak() / plan.count
+            await pool.warm(min(64, 2 + math.ceil(peak_share * WARM_S)))
         self.recorder.spin_cost_s = await calibrate_spin(loop)
         loop.add_reader(self.channel.fileno(), self._on_command)
         self.channel.send(("ready", plan.index, {"pid": os.getpid()}))

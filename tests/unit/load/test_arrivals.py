@@ -15,7 +15,7 @@ def test_constant_rate_is_evenly_spaced() -> None:
 def test_workers_interleave_into_the_single_schedule() -> None:
     sched = ArrivalSchedule(0.0, (Stage(3.0, 300.0), Stage(2.0, 50.0)))
     alone = list(sched.share(0, 1))
-    parts = [list(sched.share(w, 3, chunk=7)) for w in range(3)]
+    parts = [list(sched.share(w, 3)) for w in range(3)]
     assert sorted(t for p in parts for t in p) == alone
     assert abs(len(parts[0]) - len(parts[2])) <= 1
 
@@ -50,3 +50,10 @@ def test_limit_and_target_at() -> None:
 def test_vu_share_sums_to_total() -> None:
     for total in range(23):
         assert sum(vu_share(total, w, 4) for w in range(4)) == total
+
+
+def test_lazy_share_matches_vectorized_offsets() -> None:
+    sched = ArrivalSchedule(50.0, (Stage(2.0, 400.0), Stage(1.0, 400.0), Stage(2.0, 10.0)))
+    lazy = np.array(list(sched.share(0, 1)))
+    vectorized = (sched.offsets_s(np.arange(sched.total, dtype=np.float64)) * 1e9).astype(int)
+    assert np.all(np.abs(lazy - vectorized) <= 1)

@@ -178,8 +178,11 @@ class Connection(asyncio.Protocol):
         tcp = cast(asyncio.Transport, transport)
         self._transport = tcp
         ex = self.exchange
-        if self.dead or ex is None:
+        if self.dead:
             tcp.abort()
+            return
+        if ex is None:  # opened ahead of need (ConnectionPool.warm): ready for reuse
+            self._owner._on_idle(self)
             return
         if self.tls_start_ns:
             ex.tls_ns = monotonic_ns() - self.tls_start_ns
