@@ -12,6 +12,7 @@ from typing import Any
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide results from the rest of the team
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
