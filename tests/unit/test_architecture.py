@@ -1,0 +1,58 @@
+"""The dependency rules of DESIGN.md §1, checked on the source (a broken rule fails here)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "perflab"
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _package_files(package: str) -> list[Path]:
+    return sorted((SRC / package).rglob("*.py"))
+
+
+def test_nothing_imports_the_cli() -> None:
+    for path in SRC.rglob("*.py"):
+        if "cli" in path.relative_to(SRC).parts:
+            continue
+        assert not any(n.startswith("perflab.cli") for n in _imports(path)), path
+
+
+@pytest.mark.parametrize("package", ["stats", "model"])
+def test_pure_base_imports_no_engine_and_no_io(package: str) -> None:
+    forbidden_ours = ("perflab.load", "perflab.store", "perflab.report", "perflab.cli")
+    forbidden_io = {"asyncio", "socket", "subprocess", "pathlib", "io", "uvloop", "pyarrow"}
+    for path in _package_files(package):
+        names = _imports(path)
+        assert not any(n.startswith(forbidden_ours) for n in names), path
+        assert not names & forbidden_io, (path, names & forbidden_io)
+
+
+def test_report_never_imports_the_engine() -> None:
+    for path in _package_files("report"):
+        assert not any(n.startswith("perflab.load") for n in _imports(path)), path
+
+
+@pytest.mark.parametrize(
+    "module", ["perflab.model", "perflab.stats", "perflab.store", "perflab.load", "perflab.demo"]
+)
+def test_all_matches_the_namespace(module: str) -> None:
+    mod = importlib.import_module(module)
+    exported = getattr(mod, "__all__", [])
+    assert exported, f"{module} has no __all__"
+    for name in exported:
+        assert getattr(mod, name) is not None, f"{module}.{name} is missing"
