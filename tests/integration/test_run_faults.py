@@ -31,8 +31,9 @@ def _run(url: str, out: Path, *, timeout_s: float = 5.0) -> dict[str, object]:
         ("/wrong-length", "protocol"),
     ],
 )
-def test_each_fault_is_counted_by_kind(faulty_url: str, tmp_path: Path, path: str,
-                                       kind: str) -> None:
+def test_each_fault_is_counted_by_kind(
+    faulty_url: str, tmp_path: Path, path: str, kind: str
+) -> None:
     doc = _run(f"{faulty_url}{path}", tmp_path)
     totals = doc["totals"]
     assert isinstance(totals, dict)
