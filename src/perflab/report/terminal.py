@@ -71,6 +71,16 @@ def errors_table(doc: dict[str, Any]) -> Table | None:
     return table
 
 
+def _observed(metric: str, value: float | None) -> str:
+    if value is None:
+        return "no data"
+    if metric in ("error_rate", "checks"):
+        return f"{value * 100:.2f}%"
+    if metric.startswith("p") or metric in ("max", "mean", "min"):
+        return _ms(value)
+    return f"{value:,.4g}"
+
+
 def thresholds_table(doc: dict[str, Any]) -> Table | None:
     results = doc.get("thresholds") or []
     if not results:
@@ -79,7 +89,7 @@ def thresholds_table(doc: dict[str, Any]) -> Table | None:
     for col in ("threshold", "observed", "verdict"):
         table.add_column(col)
     for r in results:
-        observed = "no data" if r["observed"] is None else f"{r['observed']:.4g}"
+        observed = _observed(r["metric"], r["observed"])
         verdict = Text("pass", "green") if r["passed"] else Text("FAIL", "bold red")
         table.add_row(r["threshold"], observed, verdict)
     return table
