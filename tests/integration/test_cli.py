@@ -142,7 +142,9 @@ def test_failed_threshold_exit_1_and_show(
     assert "max<1us" in human and "FAIL" in human
 
 
-def test_ctrl_c_keeps_results_exit_130(hello_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("whole_group", [False, True])
+def test_ctrl_c_keeps_results_exit_130(hello_url: str, tmp_path: Path, whole_group: bool) -> None:
+    """SIGINT to perflab alone, or to its whole process group as a terminal's Ctrl-C does."""
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [
@@ -154,13 +156,14 @@ def test_ctrl_c_keeps_results_exit_130(hello_url: str, tmp_path: Path) -> None:
             "--duration",
             "60s",
             "--workers",
-            "1",
+            "2",
             "--out",
             str(out),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # wait until at least two seconds are stored
@@ -168,12 +171,16 @@ def test_ctrl_c_keeps_results_exit_130(hello_url: str, tmp_path: Path) -> None:
         if journal.exists() and journal.read_bytes().count(b"\n") >= 2:
             break
         time.sleep(0.1)
-    os.kill(proc.pid, signal.SIGINT)
+    if whole_group:
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        os.kill(proc.pid, signal.SIGINT)
     _stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     doc = load_run(out)
     assert doc["status"] == "interrupted"
+    assert doc["generator"]["worker_errors"] == []
     assert doc["totals"]["requests"] >= 200
     assert sum(r["requests"] for r in read_intervals(out)) == doc["totals"]["requests"]
     assert (out / "intervals.parquet").exists()

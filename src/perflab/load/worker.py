@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -39,9 +40,30 @@ class WorkerPlan:
     count: int
 
 
+def raise_fd_limit() -> int:
+    """Lift the soft open-files limit to the hard one: every connection is a descriptor.
+
+    The common default soft limit (1024) would otherwise cap a worker at about a thousand
+    connections and turn the rest into EMFILE errors.
+    """
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = max(soft, 1 << 20)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    except (ImportError, ValueError, OSError):
+        return -1
+
+
 def worker_main(plan: WorkerPlan, channel: WorkerChannel) -> None:
     """Process entry point: the event loop is chosen here, never at import."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     lower_timer_slack()
+    raise_fd_limit()
     try:
         import uvloop
 
