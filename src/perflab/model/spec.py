@@ -79,6 +79,8 @@ class RunSpec:
         wanted = self.workers or (os.cpu_count() or 1)
         if self.load.model is LoadModel.CLOSED:
             wanted = min(wanted, max(1, int(self.load.peak())))
+        else:  # every worker needs at least one connection and one in-flight slot
+            wanted = min(wanted, self.load.max_inflight, self.load.connections or wanted)
         if self.load.iterations is not None:
             wanted = min(wanted, max(1, self.load.iterations))
         return max(1, wanted)

@@ -65,3 +65,17 @@ def test_format_duration() -> None:
     assert format_duration(90) == "1m30s"
     assert format_duration(0.25) == "250ms"
     assert format_duration(3600) == "1h"
+
+
+def test_workers_never_outnumber_what_they_can_share() -> None:
+    from perflab.model import HttpRequest, LoadModel, LoadProfile, RunSpec
+
+    def spec(model: LoadModel, peak: float, **kw: int) -> RunSpec:
+        load = LoadProfile(model, (Stage(5.0, peak),), peak, **kw)
+        return RunSpec(requests=(HttpRequest("http://127.0.0.1:1/"),), load=load, workers=8)
+
+    assert spec(LoadModel.CLOSED, 3.0).resolved_workers() == 3
+    assert spec(LoadModel.OPEN, 100.0, connections=1).resolved_workers() == 1
+    assert spec(LoadModel.OPEN, 100.0, max_inflight=2).resolved_workers() == 2
+    assert spec(LoadModel.OPEN, 100.0).resolved_workers() == 8
+    assert spec(LoadModel.CLOSED, 10.0, iterations=4).resolved_workers() == 4
