@@ -36,25 +36,58 @@ class Transport(Protocol):
     def close(self, timeout: float = 5.0) -> None: ...
 
 
+class PipeChannel:
+    """A worker's end of two one-way pipes: commands in, results out.
+
+    Two pipes, not one duplex socket, because the worker's event loop watches the command
+    pipe and libuv makes a watched descriptor non-blocking; a large result written to that
+    same descriptor could then stop half-way (EAGAIN) and corrupt the stream. The results
+    pipe stays blocking, so a slow coordinator applies back-pressure instead.
+    """
+
+    def __init__(self, commands: mpc.Connection, results: mpc.Connection) -> None:
+        self._commands = commands
+        self._results = results
+
+    def send(self, message: Message) -> None:
+        self._results.send(message)
+
+    def recv(self) -> Message:
+        message: Message = self._commands.recv()
+        return message
+
+    def fileno(self) -> int:
+        return self._commands.fileno()
+
+    def close(self) -> None:
+        self._commands.close()
+        self._results.close()
+
+
 class LocalTransport:
     """Worker processes on this machine (spawned: a fresh interpreter, no inherited loop)."""
 
     def __init__(self) -> None:
         self._ctx = mp.get_context("spawn")
         self._procs: list[Any] = []
-        self._conns: list[mpc.Connection] = []
+        self._conns: list[mpc.Connection] = []  # results, read here
+        self._commands: list[mpc.Connection] = []  # commands, written here
 
     def start(self, plans: Sequence[Any], entry: Callable[[Any, WorkerChannel], None]) -> None:
         for plan in plans:
-            parent, child = self._ctx.Pipe(duplex=True)
-            proc = self._ctx.Process(target=entry, args=(plan, child), daemon=True)
+            cmd_read, cmd_write = self._ctx.Pipe(duplex=False)
+            res_read, res_write = self._ctx.Pipe(duplex=False)
+            channel = PipeChannel(cmd_read, res_write)
+            proc = self._ctx.Process(target=entry, args=(plan, channel), daemon=True)
             proc.start()
-            child.close()
+            cmd_read.close()
+            res_write.close()
             self._procs.append(proc)
-            self._conns.append(parent)
+            self._conns.append(res_read)
+            self._commands.append(cmd_write)
 
     def broadcast(self, message: Message) -> None:
-        for conn in self._conns:
+        for conn in self._commands:
             try:
                 conn.send(message)
             except (BrokenPipeError, OSError):
@@ -72,6 +105,9 @@ class LocalTransport:
                     messages.append(conn.recv())
             except (EOFError, OSError):
                 conn.close()
+            except Exception as exc:  # a garbled message: stop trusting this worker's pipe
+                conn.close()
+                messages.append(("error", self._conns.index(conn), f"bad message: {exc!r}"))
         return messages
 
     def alive(self) -> list[bool]:
@@ -86,5 +122,5 @@ class LocalTransport:
             if proc.is_alive():
                 proc.terminate()
                 proc.join(1.0)
-        for conn in self._conns:
+        for conn in (*self._conns, *self._commands):
             conn.close()
