@@ -24,7 +24,7 @@ from perflab.load.http.exchange import Exchange
 from perflab.load.http.pool import ConnectionPool, PinnedConnection
 from perflab.load.recorder import SPILL_AT, Recorder
 
-EARLY_NS = 150_000  # wake this much before a due time, then spin: measured here, p99 lag ~25 µs
+EARLY_NS = 150_000  # wake this early, then spin; idle-loop test here: p99 lag ~25 µs at 20k/s
 
 
 async def calibrate_spin(loop: asyncio.AbstractEventLoop, rounds: int = 2000) -> float:
