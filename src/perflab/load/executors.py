@@ -22,7 +22,7 @@ from typing import Any
 from perflab.load.clock import PreciseTimer
 from perflab.load.http.exchange import Exchange
 from perflab.load.http.pool import ConnectionPool, PinnedConnection
-from perflab.load.recorder import SPILL_AT, Recorder
+from perflab.load.recorder import SPILL_AT, NameInterval, Recorder
 
 EARLY_NS = 150_000  # wake this early, then spin; idle-loop test here: p99 lag ~25 µs at 20k/s
 
@@ -169,32 +169,37 @@ class OpenExecutor:
 class _VirtualUser:
     """One closed-model user: the next request goes out from the previous one's callback.
 
-    The hot path avoids per-request allocations it can: the completion callback is a bound
-    method made once, and the interval record of a single-request workload is looked up once.
+    The hot path avoids per-request work it can: the completion callback is a bound method
+    made once, and the interval record is looked up only when the request name changes
+    (interval records live for the whole run; the recorder resets them in place).
     """
 
-    __slots__ = ("_conn", "_done_cb", "_exec", "_name", "retired")
+    __slots__ = ("_conn", "_done_cb", "_exec", "_interval", "_name", "retired")
 
     def __init__(self, executor: ClosedExecutor, conn: PinnedConnection) -> None:
         self._exec = executor
         self._conn = conn
         self._name = ""
+        self._interval: NameInterval | None = None
         self._done_cb = self._done
         self.retired = False
 
     def go(self) -> None:
         ex = self._exec
-        if self.retired or ex.stopped or not ex.take_iteration():
+        if self.retired or ex.stopped or (ex.budgeted and not ex.take_iteration()):
             ex.vu_exited(self)
             return
-        self._name, wire = ex.work.pick()
+        name, wire = ex.work.pick()
+        if name != self._name or self._interval is None:
+            self._name = name
+            self._interval = ex.recorder.name(name)
         ex.inflight += 1
         self._conn.submit(wire, self._done_cb)
 
     def _done(self, exc: Exchange) -> None:
         ex = self._exec
         ex.inflight -= 1
-        ex.recorder.name(self._name).add(exc, 0, corrected=False)
+        self._interval.add(exc, 0, corrected=False)  # type: ignore[union-attr]  # set in go()
         if exc.error is not None:
             ex.loop.call_soon(self.go)  # never recurse on synchronous failures
         else:
@@ -220,6 +225,7 @@ class ClosedExecutor:
         self.recorder = recorder
         self._pool = pool
         self._budget = iterations
+        self.budgeted = iterations is not None
         self._on_finished = on_finished
         self._users: list[_VirtualUser] = []
         self._active: set[_VirtualUser] = set()
