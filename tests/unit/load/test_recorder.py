@@ -1,0 +1,61 @@
+"""What one second of a worker carries: counts, error kinds, latencies, phases."""
+
+from __future__ import annotations
+
+from perflab.load.http.exchange import ErrorKind, Exchange
+from perflab.load.recorder import SPILL_AT, Recorder, hist_from_state
+
+US = 1000
+
+
+def _ex(*, status: int = 200, error: ErrorKind | None = None, new: bool = False) -> Exchange:
+    ex = Exchange(status=status, error=error)
+    ex.queued_ns, ex.start_ns = 0, 100 * US
+    if new:
+        ex.new_connection, ex.connect_ns, ex.tls_ns = True, 50 * US, 20 * US
+    ex.sent_ns, ex.first_byte_ns, ex.done_ns = 200 * US, 900 * US, 1000 * US
+    ex.bytes_in = 100
+    return ex
+
+
+def test_transport_errors_are_counted_but_not_timed() -> None:
+    rec = Recorder(corrected=True)
+    iv = rec.name("GET /")
+    iv.add(_ex(), 0, corrected=True)
+    iv.add(_ex(status=503), 0, corrected=True)
+    iv.add(_ex(error=ErrorKind.RESET), 0, corrected=True)
+    names, _gen = rec.flush()
+    p = names["GET /"]
+    assert (p["requests"], p["ok"]) == (3, 1)
+    assert p["errors"] == {"http_503": 1, "reset": 1}
+    latency = hist_from_state(p["latency"])
+    assert latency.count == 2  # both HTTP responses, whatever their status
+    assert latency.max == 1000  # from the intended start (0) to done, in µs
+    assert hist_from_state(p["service"]).max == 900  # from the connection's start
+    assert hist_from_state(p["wait"]).max == 700  # sent -> first byte
+
+
+def test_phases_split_connection_setup_from_send() -> None:
+    rec = Recorder(corrected=False)
+    rec.name("x").add(_ex(new=True), 0, corrected=False)
+    rec.name("x").add(_ex(), 0, corrected=False)
+    p = rec.flush()[0]["x"]
+    assert p["new_connections"] == 1
+    assert p["phase_us"] == {
+        "connect": 50,
+        "tls": 20,
+        "send": 30 + 100,
+        "wait": 1400,
+        "receive": 200,
+    }
+    assert p["latency"] == p["service"]  # closed model: no intended start to correct from
+
+
+def test_flush_resets_and_spills_keep_every_value() -> None:
+    rec = Recorder(corrected=True)
+    for _ in range(SPILL_AT * 2 + 7):
+        rec.name("x").add(_ex(), 0, corrected=True)
+    first = rec.flush()[0]["x"]
+    assert hist_from_state(first["latency"]).count == SPILL_AT * 2 + 7
+    second = rec.flush()[0]["x"]
+    assert second["requests"] == 0 and second["latency"] is None
