@@ -9,8 +9,9 @@ eager import of ``target`` here would run that module twice (runpy warns about e
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from perflab.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from perflab.demo.process import DemoTarget
@@ -25,7 +26,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -8,8 +8,9 @@ the coordinator's dependencies (the store, pyarrow).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from perflab.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from perflab.load.api import check_reachable, run
@@ -23,7 +24,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_exports(__name__, _HOMES)
