@@ -9,9 +9,11 @@ them); they carry only plain data and encoded histograms.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import multiprocessing.connection as mpc
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 Message = tuple[Any, ...]
@@ -34,6 +36,36 @@ class Transport(Protocol):
     def poll(self, timeout: float) -> list[Message]: ...
     def alive(self) -> list[bool]: ...
     def close(self, timeout: float = 5.0) -> None: ...
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start a spawned worker without re-running the caller's ``__main__``.
+
+    ``spawn`` normally re-imports the main script in every child. A user's script that calls
+    ``perflab.load.run`` at top level (no ``if __name__ == "__main__"`` guard) would then
+    start a load test inside each worker, and the CLI would pay for importing itself again.
+    Workers need nothing from ``__main__`` (their entry point and plan are importable), so
+    the main module's ``__file__``/``__spec__`` are hidden while the child is prepared.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    missing = object()
+    saved = {k: getattr(main, k, missing) for k in ("__file__", "__spec__")}
+    main.__spec__ = None
+    if saved["__file__"] is not missing:
+        del main.__file__
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is missing:
+                if hasattr(main, key) and key == "__file__":
+                    delattr(main, key)
+            else:
+                setattr(main, key, value)
 
 
 class PipeChannel:
@@ -79,7 +111,8 @@ class LocalTransport:
             res_read, res_write = self._ctx.Pipe(duplex=False)
             channel = PipeChannel(cmd_read, res_write)
             proc = self._ctx.Process(target=entry, args=(plan, channel), daemon=True)
-            proc.start()
+            with _main_module_hidden():
+                proc.start()
             cmd_read.close()
             res_write.close()
             self._procs.append(proc)
