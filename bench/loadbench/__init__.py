@@ -1,0 +1,1 @@
+"""The parts of bench/bench_load.py, one concern per module."""

@@ -1,0 +1,109 @@
+"""Shared definitions of the load benchmark: constants and the records passed around."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "perflab.bench-load/1"
+CONNECTIONS = 50
+GEN_CORE = 0
+SERVER_CORE = 1
+BUSY_PCT_WARN = 20.0
+STARTUP_GRACE_S = 60.0
+PEERS = ("wrk", "k6", "locust")
+TOOLS = (*PEERS, "perflab", "perflab-open")
+# perflab / peer targets; they apply to RPS and to requests per CPU-second alike.
+TARGETS = {"wrk": 0.9, "k6": 5.0, "locust": 10.0}
+DEFAULT_RATES = (20_000, 50_000, 100_000)
+OPEN_ACHIEVED_MIN = 0.999
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Steady:
+    """The generator's cost while load was flowing, start-up and teardown left out."""
+
+    window_s: float
+    cpu_pct: float
+    served_rps: float  # counted by nginx, independent of the tool's own report
+    us_per_req: float
+
+
+class Skip(Exception):
+    """A tool cannot run here; the reason becomes its row, the benchmark goes on."""
+
+
+@dataclass
+class Child:
+    """One finished child process: its output and the CPU of its whole reaped tree."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    wall_s: float
+    user_s: float
+    sys_s: float
+    timed_out: bool
+    orphans: int = 0
+    straggler_cpu_s: float = 0.0
+    steady: Steady | None = None
+    exit_snapshot: tuple[float, ...] = ()
+
+
+@dataclass
+class Parsed:
+    """What a tool's own output says about its run."""
+
+    requests: int
+    rps: float
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    errors: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Sample:
+    """One run of one tool, with the figures every tool gets."""
+
+    tool: str
+    status: str  # ok | skipped | failed
+    reason: str = ""
+    target_rps: float | None = None
+    rps: float | None = None
+    requests: int | None = None
+    errors: int | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    wall_s: float | None = None
+    cpu_user_s: float | None = None
+    cpu_sys_s: float | None = None
+    cpu_unreaped_s: float | None = None  # of processes the tool left behind, read via psutil
+    cpu_us_per_req: float | None = None
+    steady_cpu_pct: float | None = None
+    steady_us_per_req: float | None = None
+    steady: dict[str, float] | None = None
+    served_rps: float | None = None  # nginx's count while load flowed (see LoadSampler)
+    gen_cpu_pct: float | None = None
+    nginx_cpu_pct: float | None = None
+    busy_before_pct: list[float] = field(default_factory=list)
+    other_cpu_pct: float | None = None
+    noisy: bool = False
+    warnings: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Tool:
+    """How to run one generator: its command line and how to read its result."""
+
+    name: str
+    argv: Callable[[Path], list[str]]
+    parse: Callable[[Child, Path], Parsed]
+    target_rps: float | None = None
+
+
+# ---- processes and CPU accounting ------------------------------------------------------
