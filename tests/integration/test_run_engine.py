@@ -209,3 +209,16 @@ def test_killed_worker_keeps_everything_collected(hello_url: str, tmp_path: Path
     assert doc["totals"]["requests"] >= 400 + 100
     rows = read_intervals(tmp_path)
     assert sum(r["requests"] for r in rows) == doc["totals"]["requests"]
+
+
+def test_closed_model_users_share_capped_connections(hello_url: str, tmp_path: Path) -> None:
+    spec = _spec(
+        f"{hello_url}/slow/5", LoadModel.CLOSED, (Stage(1.5, 6.0),), 6.0, connections=2, workers=1
+    )
+    doc = _run(spec, tmp_path)
+    assert doc["generator"]["max_connections"] <= 2
+    assert doc["totals"]["errors"] == 0
+    # 6 users queue for 2 connections: each request waits for one, so corrected latency
+    # (from the user's start) exceeds the time on the wire
+    assert doc["totals"]["latency_ms"]["p50"] > 1.5 * doc["totals"]["service_ms"]["p50"]
+    assert 150 < doc["totals"]["requests"] < 700  # ~2 connections x 5 ms for 1.5 s

@@ -7,8 +7,9 @@ exceed ``max_inflight`` is not started and is counted as dropped. It sleeps on a
 tens of microseconds on ``call_soon`` (so I/O keeps flowing); the spin time is accounted so
 the self-check can tell busy from spinning.
 
-:class:`ClosedExecutor` runs virtual users: each owns one connection and starts its next
-request as soon as the previous one ends; their number follows the stages.
+:class:`ClosedExecutor` runs virtual users: each owns one connection (or, with a connection
+cap, they share the capped pool and are timed from before waiting for one) and starts its
+next request as soon as the previous one ends; their number follows the stages.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ class _VirtualUser:
 
     __slots__ = ("_conn", "_done_cb", "_exec", "_interval", "_name", "retired")
 
-    def __init__(self, executor: ClosedExecutor, conn: PinnedConnection) -> None:
+    def __init__(self, executor: ClosedExecutor, conn: PinnedConnection | ConnectionPool) -> None:
         self._exec = executor
         self._conn = conn
         self._name = ""
@@ -199,14 +200,17 @@ class _VirtualUser:
     def _done(self, exc: Exchange) -> None:
         ex = self._exec
         ex.inflight -= 1
-        self._interval.add(exc, 0, corrected=False)  # type: ignore[union-attr]  # set in go()
+        # With shared connections a user also waits for one: time that from its submit.
+        shared = ex.shared
+        self._interval.add(exc, exc.queued_ns, corrected=shared)  # type: ignore[union-attr]
         if exc.error is not None:
             ex.loop.call_soon(self.go)  # never recurse on synchronous failures
         else:
             self.go()
 
     def close(self) -> None:
-        self._conn.close()
+        if isinstance(self._conn, PinnedConnection):
+            self._conn.close()  # a shared pool outlives its users
 
 
 class ClosedExecutor:
@@ -219,7 +223,11 @@ class ClosedExecutor:
         *,
         iterations: int | None,
         on_finished: Callable[[], None],
+        shared_connections: bool = False,
     ) -> None:
+        """``shared_connections``: users share the pool's capped connections (``--connections``
+        below the number of users) instead of owning one each."""
+        self.shared = shared_connections
         self.loop = loop
         self.work = work
         self.recorder = recorder
@@ -256,7 +264,7 @@ class ClosedExecutor:
         for user in live[target:]:
             user.retired = True
         for _ in range(target - len(live)):
-            user = _VirtualUser(self, self._pool.pin())
+            user = _VirtualUser(self, self._pool if self.shared else self._pool.pin())
             self._users.append(user)
             self._active.add(user)
             self.loop.call_soon(user.go)

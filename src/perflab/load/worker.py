@@ -91,7 +91,9 @@ class _Worker:
         self.spec = plan.spec
         self.channel = channel
         self.open = self.spec.load.model is LoadModel.OPEN
-        self.recorder = Recorder(corrected=self.open)
+        # Latency is corrected (timed from before any wait for a connection) in the open model,
+        # and in the closed model when users share capped connections.
+        self.recorder = Recorder(corrected=self.open or self.spec.load.connections is not None)
         self.finished = asyncio.Event()
         self.stop_requested = False
         self.second = 0
@@ -174,6 +176,7 @@ class _Worker:
             self.recorder,
             iterations=_share(load.iterations, plan.index, plan.count),
             on_finished=self.finished.set,
+            shared_connections=load.connections is not None,
         )
         loop.call_soon(self._scale, loop, executor)
         return executor
