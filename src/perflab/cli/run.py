@@ -55,7 +55,8 @@ def run(
         int, typer.Option(help="Open model: cap on requests in flight; over it they are dropped.")
     ] = 1000,
     connections: Annotated[
-        int | None, typer.Option(help="Cap on open connections (default: as many as needed).")
+        int | None,
+        typer.Option(help="Cap on connections (default: as needed; closed model: one per VU)."),
     ] = None,
     threshold: Annotated[
         list[str] | None, typer.Option("--threshold", help='Pass/fail, e.g. "p99<300ms".')
