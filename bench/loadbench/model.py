@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "perflab.bench-load/1"
 CONNECTIONS = 50
 GEN_CORE = 0
 SERVER_CORE = 1
@@ -19,7 +18,6 @@ TOOLS = (*PEERS, "perflab", "perflab-open")
 TARGETS = {"wrk": 0.9, "k6": 5.0, "locust": 10.0}
 DEFAULT_RATES = (20_000, 50_000, 100_000)
 OPEN_ACHIEVED_MIN = 0.999
-HERE = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -104,6 +102,3 @@ class Tool:
     argv: Callable[[Path], list[str]]
     parse: Callable[[Child, Path], Parsed]
     target_rps: float | None = None
-
-
-# ---- processes and CPU accounting ------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 
 from loadbench.model import SERVER_CORE
-from loadbench.procs import find_binary, free_port
+from loadbench.procs import find_binary
 
 NGINX_CONF = """\
 worker_processes 1;
@@ -38,6 +38,13 @@ http {{
     }}
 }}
 """
+
+
+def free_port() -> int:
+    """An ephemeral port that is free now (nginx binds it right after; retried on a race)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class Nginx:
@@ -124,6 +131,3 @@ class Nginx:
                 t = p.cpu_times()
                 total += t.user + t.system
         return total
-
-
-# ---- the tools ----------------------------------------------------------------------------

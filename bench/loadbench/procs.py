@@ -6,7 +6,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,12 +16,15 @@ from typing import Any
 
 import psutil
 
-from loadbench.model import HERE, Child, Steady
+from loadbench.model import Child, Steady
+
+# bench/loadbench/procs.py -> the repository root, whose .venv holds k6, locust and perflab.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def find_binary(name: str) -> str | None:
     """Prefer the running venv's copy (k6, locust, perflab live there), then PATH and sbin."""
-    for cand in (Path(sys.executable).parent / name, HERE.parent / ".venv" / "bin" / name):
+    for cand in (Path(sys.executable).parent / name, REPO_ROOT / ".venv" / "bin" / name):
         if cand.is_file() and os.access(cand, os.X_OK):
             return str(cand)
     found = shutil.which(name)
@@ -213,13 +215,3 @@ def own_cpu_s() -> float:
     """CPU of this script itself, so it is not blamed on other tenants."""
     t = psutil.Process().cpu_times()
     return float(t.user + t.system)
-
-
-# ---- the target -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """An ephemeral port that is free now (nginx binds it right after; retried on a race)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

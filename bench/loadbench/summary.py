@@ -27,9 +27,6 @@ def add_warnings(s: Sample) -> None:
         s.warnings.append(f"{s.errors} failed requests")
 
 
-# ---- summary and output ---------------------------------------------------------------------
-
-
 SUMMARY_FIELDS = (
     "rps",
     "cpu_us_per_req",

@@ -227,6 +227,3 @@ def make_tools(url: str, secs: int, only: set[str], rates: list[int]) -> list[To
             argv = open_argv(lambda: "wrk2", [*wrk, f"-R{r}", url])
             tools.append(Tool(f"wrk2@{r}/s", argv, parse_wrk, target_rps=r))
     return tools
-
-
-# ---- one measured run ------------------------------------------------------------------------
