@@ -12,7 +12,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from perflab.errors import PerflabError
@@ -23,7 +23,7 @@ from perflab.load.sink import NullSink, RunSink
 from perflab.load.transport import LocalTransport, Transport
 from perflab.load.worker import WorkerPlan, worker_main
 from perflab.model.spec import LoadModel, RunSpec
-from perflab.model.threshold import ThresholdResult, evaluate
+from perflab.model.threshold import evaluate
 
 START_DELAY_S = 0.25
 READY_TIMEOUT_S = 60.0
@@ -49,9 +49,8 @@ class Progress:
     dropped_total: int
 
 
-@dataclass(slots=True)
-class _Pending:
-    parts: dict[int, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+# One second as the workers sent it: worker -> (per-name payloads, generator payload)
+Parts = dict[int, tuple[dict[str, Any], dict[str, Any]]]
 
 
 class Coordinator:
@@ -69,10 +68,11 @@ class Coordinator:
         self.on_progress = on_progress
         self.workers = spec.resolved_workers()
         self.by_name: dict[str, NameTotals] = {}
+        self.overall = NameTotals()  # every name merged, kept up to date second by second
         self.health = GeneratorHealth(self.workers)
         self.status = "running"
         self.worker_errors: list[str] = []
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, Parts] = {}
         self._last_second: dict[int, int] = {}
         self._done: set[int] = set()
         self._next_emit = 0
@@ -128,8 +128,9 @@ class Coordinator:
                 if not alive and index not in self._done:
                     self._done.add(index)
                     self.worker_errors.append(f"worker {index} exited unexpectedly")
-            for second in self._emit_ready(force=False):
-                self._after_second(second, doc)
+            emitted = self._emit_ready(force=False)
+            if emitted:
+                self._after_seconds(emitted, doc)
 
     def _drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -154,7 +155,7 @@ class Coordinator:
         kind = msg[0]
         if kind == "interval":
             _, worker, second, names, gen, final = msg
-            self._pending.setdefault(second, _Pending()).parts[worker] = (names, gen)
+            self._pending.setdefault(second, {})[worker] = (names, gen)
             self._last_second[worker] = second
             if final:
                 self._done.add(worker)
@@ -162,73 +163,80 @@ class Coordinator:
             self.worker_errors.append(f"worker {msg[1]}: {msg[2]}")
             self._done.add(msg[1])
 
-    def _emit_ready(self, *, force: bool) -> list[int]:
+    def _emit_ready(self, *, force: bool) -> list[tuple[int, NameTotals, Parts]]:
+        """Hand every complete second to the sink, in order; returns what was emitted."""
         emitted = []
         while self._pending:
             second = self._next_emit
-            pending = self._pending.get(second)
+            parts = self._pending.get(second)
             expected = {
                 w
                 for w in range(self.workers)
                 if w not in self._done or self._last_second.get(w, -1) >= second
             }
-            if pending is None or (not force and not expected <= pending.parts.keys()):
-                if force and pending is None and any(s > second for s in self._pending):
+            if parts is None or (not force and not expected <= parts.keys()):
+                if force and parts is None and any(s > second for s in self._pending):
                     self._next_emit += 1
                     continue
                 break
-            self._emit(second, self._pending.pop(second))
-            emitted.append(second)
+            del self._pending[second]
+            emitted.append((second, self._emit(second, parts), parts))
             self._next_emit += 1
         return emitted
 
-    def _emit(self, second: int, pending: _Pending) -> None:
+    def _emit(self, second: int, parts: Parts) -> NameTotals:
         rows: list[dict[str, Any]] = []
         names: dict[str, NameTotals] = {}
-        for worker_names, _gen in pending.parts.values():
+        for worker_names, _gen in parts.values():
             for name, payload in worker_names.items():
                 names.setdefault(name, NameTotals()).add_payload(payload)
-        wall = max((g["wall_s"] for _n, g in pending.parts.values()), default=1.0)
         for name, totals in names.items():
             self.by_name.setdefault(name, NameTotals()).add(totals)
             rows.append(_row(second, name, totals))
-        gen_row = self.health.add_second(second, {w: g for w, (_n, g) in pending.parts.items()})
+        interval = merged(names.values())
+        self.overall.add(interval)
+        gen_row = self.health.add_second(second, {w: g for w, (_n, g) in parts.items()})
         self.sink.interval(second, rows, gen_row)
-        self._last_interval = (second, merged(names.values()), wall, pending)
+        return interval
 
-    def _after_second(self, second: int, doc: dict[str, Any]) -> None:
-        _s, totals, wall, pending = self._last_interval
+    def _after_seconds(
+        self, emitted: list[tuple[int, NameTotals, Parts]], doc: dict[str, Any]
+    ) -> None:
+        """Progress for each new second; then one run.json update and the abort check."""
         elapsed = time.time() - self._t0_wall
         if self.on_progress is not None:
-            self.on_progress(self._progress(second, totals, wall, pending, elapsed))
-        self.sink.update(self.document(doc, final=False))
+            for second, interval, parts in emitted:
+                self.on_progress(self._progress(second, interval, parts, elapsed))
+        current = self.document(doc, final=False)
+        self.sink.update(current)
         if self.spec.abort_on_fail and elapsed >= ABORT_EVAL_AFTER_S and self.status == "running":
-            if any(not r.passed for r in self.threshold_results() if r.observed is not None):
+            failing = [t for t in current["thresholds"] if t["observed"] is not None]
+            if any(not t["passed"] for t in failing):
                 self.status = "aborted"
                 self._stop()
 
     def _progress(
-        self, second: int, totals: NameTotals, wall: float, pending: _Pending, elapsed: float
+        self, second: int, interval: NameTotals, parts: Parts, elapsed: float
     ) -> Progress:
         load = self.spec.load
-        block = latency_block(totals.latency)
-        everything = merged(self.by_name.values())
-        gens = [g for _n, g in pending.parts.values()]
+        block = latency_block(interval.latency)
+        gens = [g for _n, g in parts.values()]
+        wall = max((g["wall_s"] for g in gens), default=1.0)
         vus = [g.get("vus") for g in gens]
         return Progress(
             second=second,
             elapsed_s=elapsed,
             duration_s=load.duration_s,
             target=target_at(load.start, load.stages, elapsed),
-            achieved_rps=totals.requests / wall if wall > 0 else 0.0,
+            achieved_rps=interval.requests / wall if wall > 0 else 0.0,
             inflight=sum(g["inflight"] for g in gens),
             vus=sum(v for v in vus if v is not None) if load.model is LoadModel.CLOSED else None,
             p50_ms=block["p50"],
             p99_ms=block["p99"],
-            errors=totals.errors_total,
-            errors_total=everything.errors_total,
-            requests_total=everything.requests,
-            dropped_total=everything.dropped,
+            errors=interval.errors_total,
+            errors_total=self.overall.errors_total,
+            requests_total=self.overall.requests,
+            dropped_total=self.overall.dropped,
         )
 
     # ---- results -----------------------------------------------------------------------
@@ -236,15 +244,12 @@ class Coordinator:
         """The load window rates are computed over: start to stop, without the final drain."""
         return self.health.active_s or self.health.wall_s
 
-    def threshold_results(self) -> list[ThresholdResult]:
-        elapsed = self.elapsed_s()
-        totals = merged(self.by_name.values()).summary(elapsed)
-        by_name = {n: t.summary(elapsed) for n, t in self.by_name.items()}
-        return evaluate(self.spec.thresholds, totals, by_name)
-
     def document(self, doc: dict[str, Any], *, final: bool) -> dict[str, Any]:
+        """The run document so far; summaries are computed once and thresholds judge them."""
         elapsed = self.elapsed_s()
-        results = self.threshold_results()
+        totals = self.overall.summary(elapsed)
+        by_name = {n: t.summary(elapsed) for n, t in sorted(self.by_name.items())}
+        results = evaluate(self.spec.thresholds, totals, by_name)
         status = self.status
         if final and status == "running":
             failed = any(not r.passed for r in results)
@@ -254,8 +259,8 @@ class Coordinator:
             status=status,
             ended_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) if final else None,
             duration_s=round(elapsed, 3),
-            totals=merged(self.by_name.values()).summary(elapsed),
-            by_name={n: t.summary(elapsed) for n, t in sorted(self.by_name.items())},
+            totals=totals,
+            by_name=by_name,
             thresholds=[r.to_json() for r in results],
             generator=self.health.summary(errors=self.worker_errors),
         )

@@ -90,7 +90,6 @@ class OpenExecutor:
         self.precise = self._timer.precise
         self._due = 0
         self.inflight = 0
-        self.released = 0
         self.stopped = False
 
     def start(self) -> None:
@@ -151,7 +150,6 @@ class OpenExecutor:
             self._rec.name(name).dropped += 1
             return
         self.inflight += 1
-        self.released += 1
         lags = self._rec.sched_lag
         lags.append((now - due) // 1000)
         if len(lags) >= SPILL_AT:
@@ -236,7 +234,6 @@ class ClosedExecutor:
         self.budgeted = iterations is not None
         self._on_finished = on_finished
         self._users: list[_VirtualUser] = []
-        self._active: set[_VirtualUser] = set()
         self.inflight = 0
         self.started = 0
         self.stopped = False
@@ -266,11 +263,9 @@ class ClosedExecutor:
         for _ in range(target - len(live)):
             user = _VirtualUser(self, self._pool if self.shared else self._pool.pin())
             self._users.append(user)
-            self._active.add(user)
             self.loop.call_soon(user.go)
 
     def vu_exited(self, user: _VirtualUser) -> None:
-        self._active.discard(user)
         user.close()
         if user in self._users:
             self._users.remove(user)

@@ -269,7 +269,6 @@ class _Worker:
             "inflight": executor.inflight,
             "vus": executor.vus if isinstance(executor, ClosedExecutor) else None,
             "connections": pool.open,
-            "connects": pool.connects_total,
             "socket_errors": dict(pool.errors_by_errno),
             "unfinished": unfinished,
             "precise_timer": executor.precise if isinstance(executor, OpenExecutor) else None,

@@ -62,12 +62,21 @@ def read_journal(path: Path) -> Iterator[dict[str, Any]]:
             yield _decode(json.loads(line))
 
 
+_JSON_COLUMNS = b"perflab.json_columns"
+
+
 def _table(rows: list[dict[str, Any]]) -> pa.Table:
-    """Dict-valued fields (error kinds, phases) are stored as JSON text: their keys vary."""
+    """Dict-valued fields (error kinds, phases) are stored as JSON text: their keys vary.
+
+    Which columns hold JSON is written into the schema metadata, so readers decode exactly
+    those and never mistake a string value for JSON.
+    """
     if not rows:
         return pa.table({})
+    json_columns = sorted({k for r in rows for k, v in r.items() if isinstance(v, dict)})
     flat = [{k: json.dumps(v) if isinstance(v, dict) else v for k, v in r.items()} for r in rows]
-    return pa.Table.from_pylist(flat)
+    table = pa.Table.from_pylist(flat)
+    return table.replace_schema_metadata({_JSON_COLUMNS: json.dumps(json_columns).encode()})
 
 
 def compact(journal: Path, parquet: Path) -> int:
@@ -82,14 +91,20 @@ def compact(journal: Path, parquet: Path) -> int:
 def read_rows(parquet: Path, journal: Path) -> list[dict[str, Any]]:
     """Rows from the Parquet file, or from the journal of a run that never finished."""
     if parquet.exists():
-        rows = pq.read_table(parquet).to_pylist()
-        return [{k: _maybe_json(v) for k, v in r.items()} for r in rows]
+        table = pq.read_table(parquet)
+        listed = (table.schema.metadata or {}).get(_JSON_COLUMNS)
+        rows = table.to_pylist()
+        if listed is None:  # written before the metadata existed
+            return [{k: _maybe_json(v) for k, v in r.items()} for r in rows]
+        columns = set(json.loads(listed))
+        return [{k: json.loads(v) if k in columns else v for k, v in r.items()} for r in rows]
     if journal.exists():
         return list(read_journal(journal))
     return []
 
 
 def _maybe_json(value: Any) -> Any:
+    """Files without the column list: decode what looks like a JSON object."""
     if isinstance(value, str) and value.startswith("{"):
         try:
             return json.loads(value)

@@ -77,7 +77,6 @@ def _interval(
         inflight=0,
         vus=None,
         connections=2,
-        connects=2,
         socket_errors={},
         unfinished=0,
         precise_timer=True,
