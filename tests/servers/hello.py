@@ -3,6 +3,7 @@
 Routes (any method; HEAD gets the head only):
   /              200 "Hello, world!" (also every path not listed here)
   /echo          the request's method, path, headers and body as JSON
+  /cookie/N/V    sets the cookie N=V (Path=/)
   /status/NNN    that status, body "status NNN" (none for 1xx/204/304)
   /bytes/N       N bytes of "x"
   /chunked       "Hello, world!" in three chunks
@@ -152,6 +153,10 @@ class HttpServer(asyncio.Protocol):
             body = json.dumps(doc).encode()
             headers = (("Content-Type", "application/json"),)
             self.write(response(200, body, head=head, close=close, headers=headers), close=close)
+        elif route == "cookie" and "/" in arg:
+            name, _, value = arg.partition("/")
+            headers = (("Set-Cookie", f"{name}={value}; Path=/"),)
+            self.write(response(200, b"set", head=head, close=close, headers=headers), close=close)
         elif route == "status" and arg.isdigit():
             status = int(arg)
             self.write(

@@ -55,6 +55,8 @@ class LiveView:
     def __call__(self, p: Progress) -> None:
         if not self.enabled:
             return
+        for message in p.messages:
+            self.console.print(message, style="red", highlight=False, markup=False)
         if self._live is None:
             if p.second % _PLAIN_EVERY_S == _PLAIN_EVERY_S - 1:
                 self.console.print(_line(p, self.open_model), highlight=False)

@@ -13,10 +13,11 @@ import typer
 
 from perflab import load
 from perflab.cli.live import LiveView, human_console
-from perflab.cli.runspec import build_spec
+from perflab.cli.runspec import DEFAULT_MAX_INFLIGHT, build_spec, parse_tags
 from perflab.errors import RunInterrupted
 from perflab.load.http.url import parse_url
-from perflab.model import LoadModel
+from perflab.load.script.plan import Overrides, script_spec
+from perflab.model import LoadModel, parse_duration
 from perflab.report.terminal import render_summary
 from perflab.store import RunWriter, new_run_dir
 
@@ -30,6 +31,8 @@ Examples:
   perflab run http://127.0.0.1:8080/ --stages "30s:100/s,1m:500/s,30s:0/s" --max-inflight 200
 
   perflab run https://localhost:8443/api -X POST -H "Authorization: Bearer $T" --data @body.json
+
+  perflab run examples/checkout_journey.py --base-url http://127.0.0.1:8000 --duration 1m
 """
 
 
@@ -38,7 +41,9 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
 
 
 def run(
-    target: Annotated[str, typer.Argument(help="URL to load (http:// or https://).")],
+    target: Annotated[
+        str, typer.Argument(help="URL to load (http:// or https://), or a scenario file (.py).")
+    ],
     rate: Annotated[str | None, typer.Option(help="Open model: arrival rate, e.g. 500/s.")] = None,
     vus: Annotated[
         int | None, typer.Option(help="Closed model: virtual users (default 10).")
@@ -52,8 +57,12 @@ def run(
         typer.Option(help='Ramps: "30s:100/s,1m:500/s" (rates) or "30s:10,1m:50" (VUs).'),
     ] = None,
     max_inflight: Annotated[
-        int, typer.Option(help="Open model: cap on requests in flight; over it they are dropped.")
-    ] = 1000,
+        int | None,
+        typer.Option(
+            help="Open model: cap on requests (scenario files: users) in flight; over it "
+            "arrivals are dropped and counted. Default 1000."
+        ),
+    ] = None,
     connections: Annotated[
         int | None,
         typer.Option(help="Cap on connections (default: as needed; closed model: one per VU)."),
@@ -73,7 +82,11 @@ def run(
         list[str] | None, typer.Option("-H", "--header", help='"Name: value", like curl.')
     ] = None,
     data: Annotated[str | None, typer.Option(help="Request body, or @file.")] = None,
-    timeout: Annotated[str, typer.Option(help="Total timeout per request.")] = "60s",
+    timeout: Annotated[str | None, typer.Option(help="Total timeout per request (60s).")] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="Scenario files: the target's base URL (or $PERFLAB_BASE_URL)."),
+    ] = None,
     connect_timeout: Annotated[str, typer.Option(help="TCP connect timeout.")] = "10s",
     insecure: Annotated[bool, typer.Option(help="Skip TLS certificate verification.")] = False,
     cacert: Annotated[str | None, typer.Option(help="CA bundle for HTTPS.")] = None,
@@ -81,30 +94,54 @@ def run(
     quiet: Annotated[bool, typer.Option(help="No live view or summary (CI).")] = False,
 ) -> int:
     """Load-test TARGET; latency is measured from each request's intended start."""
-    spec = build_spec(
-        target,
-        rate=rate,
-        vus=vus,
-        duration=duration,
-        iterations=iterations,
-        stages=stages,
-        max_inflight=max_inflight,
-        connections=connections,
-        thresholds=threshold or [],
-        abort_on_fail=abort_on_fail,
-        workers=workers,
-        name=name,
-        tags=tag or [],
-        method=method,
-        headers=header or [],
-        data=data,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        insecure=insecure,
-        cacert=cacert,
-    )
+    if target.endswith(".py"):
+        spec = script_spec(
+            target,
+            Overrides(
+                base_url=base_url,
+                rate=rate,
+                vus=vus,
+                duration=duration,
+                stages=stages,
+                iterations=iterations,
+                max_inflight=max_inflight,
+                connections=connections,
+                thresholds=threshold or [],
+                name=name,
+                workers=workers,
+                tags=parse_tags(tag or []),
+                abort_on_fail=abort_on_fail,
+                timeout=timeout,
+                connect_timeout_s=parse_duration(connect_timeout, what="--connect-timeout"),
+                insecure=insecure,
+                ca_file=cacert,
+            ),
+        )
+    else:
+        spec = build_spec(
+            target,
+            rate=rate,
+            vus=vus,
+            duration=duration,
+            iterations=iterations,
+            stages=stages,
+            max_inflight=max_inflight or DEFAULT_MAX_INFLIGHT,
+            connections=connections,
+            thresholds=threshold or [],
+            abort_on_fail=abort_on_fail,
+            workers=workers,
+            name=name,
+            tags=tag or [],
+            method=method,
+            headers=header or [],
+            data=data,
+            timeout=timeout or "60s",
+            connect_timeout=connect_timeout,
+            insecure=insecure,
+            cacert=cacert,
+        )
     console = human_console()
-    load.check_reachable(parse_url(target).origin, spec.connect_timeout_s)
+    load.check_reachable(parse_url(spec.requests[0].url).origin, spec.connect_timeout_s)
     run_dir = out or new_run_dir(spec.name)
     writer = RunWriter(run_dir)
     previous = signal.signal(signal.SIGTERM, _sigterm)

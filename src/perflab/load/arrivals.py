@@ -15,7 +15,9 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-from perflab.model.units import Stage
+from perflab.model.units import Stage, target_at
+
+__all__ = ["ArrivalSchedule", "target_at", "vu_share"]
 
 _NS = 1_000_000_000
 
@@ -75,17 +77,6 @@ class ArrivalSchedule:
                 denom = r0 + math.sqrt(max(r0 * r0 + 4.0 * a * c, 0.0))
                 local = 2.0 * c / denom if denom > 0 else 0.0
             yield int((t0s[seg] + min(local, durs[seg])) * _NS)
-
-
-def target_at(start: float, stages: tuple[Stage, ...], t: float) -> float:
-    """The linearly interpolated stage target (rate or VUs) at ``t`` seconds."""
-    prev, t0 = start, 0.0
-    for stage in stages:
-        if t < t0 + stage.duration_s:
-            frac = (t - t0) / stage.duration_s if stage.duration_s > 0 else 1.0
-            return prev + (stage.target - prev) * frac
-        prev, t0 = stage.target, t0 + stage.duration_s
-    return prev
 
 
 def vu_share(total: int, worker: int, workers: int) -> int:

@@ -12,18 +12,18 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from perflab.errors import PerflabError
-from perflab.load.aggregate import NameTotals, latency_block, merged
-from perflab.load.arrivals import target_at
+from perflab.load.aggregate import GroupTotals, NameTotals, ScriptTotals, latency_block, merged
 from perflab.load.generator import GeneratorHealth
 from perflab.load.sink import NullSink, RunSink
 from perflab.load.transport import LocalTransport, Transport
 from perflab.load.worker import WorkerPlan, worker_main
-from perflab.model.spec import LoadModel, RunSpec
+from perflab.model.spec import RunSpec
 from perflab.model.threshold import evaluate
+from perflab.stats import LatencyHistogram
 
 START_DELAY_S = 0.25
 READY_TIMEOUT_S = 60.0
@@ -47,6 +47,8 @@ class Progress:
     errors_total: int
     requests_total: int
     dropped_total: int
+    messages: list[str] = field(default_factory=list)
+    """Said once, above the live view: e.g. the first traceback of each task exception."""
 
 
 # One second as the workers sent it: worker -> (per-name payloads, generator payload)
@@ -69,6 +71,7 @@ class Coordinator:
         self.workers = spec.resolved_workers()
         self.by_name: dict[str, NameTotals] = {}
         self.overall = NameTotals()  # every name merged, kept up to date second by second
+        self.script = ScriptTotals()
         self.health = GeneratorHealth(self.workers)
         self.status = "running"
         self.worker_errors: list[str] = []
@@ -195,6 +198,15 @@ class Coordinator:
             rows.append(_row(second, name, totals))
         interval = merged(names.values())
         self.overall.add(interval)
+        groups: dict[str, GroupTotals] = {}
+        for _names, gen in parts.values():
+            script = gen.pop("script", None)
+            if script is not None:
+                for name, part in self.script.add_payload(script).items():
+                    groups.setdefault(name, GroupTotals(part.kind)).add(part)
+        rows.extend(_group_row(second, name, g) for name, g in groups.items())
+        if self.script.stop_reason is not None and self.status == "running":
+            self._stop()  # e.g. a unique feeder ran out: end the whole run, cleanly
         gen_row = self.health.add_second(second, {w: g for w, (_n, g) in parts.items()})
         self.sink.interval(second, rows, gen_row)
         return interval
@@ -218,7 +230,6 @@ class Coordinator:
     def _progress(
         self, second: int, interval: NameTotals, parts: Parts, elapsed: float
     ) -> Progress:
-        load = self.spec.load
         block = latency_block(interval.latency)
         gens = [g for _n, g in parts.values()]
         wall = max((g["wall_s"] for g in gens), default=1.0)
@@ -226,18 +237,26 @@ class Coordinator:
         return Progress(
             second=second,
             elapsed_s=elapsed,
-            duration_s=load.duration_s,
-            target=target_at(load.start, load.stages, elapsed),
+            duration_s=self.spec.duration_s,
+            target=self.spec.target_at(elapsed),
             achieved_rps=interval.requests / wall if wall > 0 else 0.0,
             inflight=sum(g["inflight"] for g in gens),
-            vus=sum(v for v in vus if v is not None) if load.model is LoadModel.CLOSED else None,
+            vus=sum(v for v in vus if v is not None) if any(v is not None for v in vus) else None,
             p50_ms=block["p50"],
             p99_ms=block["p99"],
             errors=interval.errors_total,
             errors_total=self.overall.errors_total,
             requests_total=self.overall.requests,
             dropped_total=self.overall.dropped,
+            messages=self._messages(),
         )
+
+    def _messages(self) -> list[str]:
+        fresh, self.script.new_tracebacks = self.script.new_tracebacks, []
+        return [
+            f"{where} raised {kind} (shown once; later ones are counted):\n{text.rstrip()}"
+            for where, kind, text in fresh
+        ]
 
     # ---- results -----------------------------------------------------------------------
     def elapsed_s(self) -> float:
@@ -249,7 +268,9 @@ class Coordinator:
         elapsed = self.elapsed_s()
         totals = self.overall.summary(elapsed)
         by_name = {n: t.summary(elapsed) for n, t in sorted(self.by_name.items())}
-        results = evaluate(self.spec.thresholds, totals, by_name)
+        script = self.script.summary(elapsed) if self.spec.script is not None else None
+        scopes = by_name if script is None else {**by_name, **script["transactions"]}
+        results = evaluate(self.spec.thresholds, totals, scopes)
         status = self.status
         if final and status == "running":
             failed = any(not r.passed for r in results)
@@ -264,6 +285,9 @@ class Coordinator:
             thresholds=[r.to_json() for r in results],
             generator=self.health.summary(errors=self.worker_errors),
         )
+        if script is not None:
+            out.update(script)
+            out["stop_reason"] = self.script.stop_reason
         return out
 
 
@@ -290,10 +314,36 @@ def _yield_to_workers() -> Callable[[], None]:
     return restore
 
 
+_EMPTY_HIST = LatencyHistogram().to_bytes()
+
+
+def _group_row(second: int, name: str, g: GroupTotals) -> dict[str, Any]:
+    """A transaction's second, in the same columns as a request's (kind tells them apart)."""
+    return {
+        "second": second,
+        "name": name,
+        "kind": g.kind,
+        "requests": g.count,
+        "ok": g.count - g.failed,
+        "errors": g.failed,
+        "dropped": g.dropped,
+        "bytes_in": 0,
+        "new_connections": 0,
+        "errors_by_kind": {},
+        "phase_us": {},
+        "checks_ok": 0,
+        "checks_failed": 0,
+        "latency_hist": g.latency.to_bytes(),
+        "service_hist": g.latency.to_bytes(),
+        "wait_hist": _EMPTY_HIST,
+    }
+
+
 def _row(second: int, name: str, t: NameTotals) -> dict[str, Any]:
     return {
         "second": second,
         "name": name,
+        "kind": "request",
         "requests": t.requests,
         "ok": t.ok,
         "errors": t.errors_total,
@@ -302,6 +352,8 @@ def _row(second: int, name: str, t: NameTotals) -> dict[str, Any]:
         "new_connections": t.new_connections,
         "errors_by_kind": dict(t.errors),
         "phase_us": dict(t.phase_us),
+        "checks_ok": t.checks_ok,
+        "checks_failed": t.checks_failed,
         "latency_hist": t.latency.to_bytes(),
         "service_hist": t.service.to_bytes(),
         "wait_hist": t.wait.to_bytes(),

@@ -23,7 +23,10 @@ from typing import Any
 from perflab.load.clock import PreciseTimer
 from perflab.load.http.exchange import Exchange
 from perflab.load.http.pool import ConnectionPool, PinnedConnection
+from perflab.load.http.request import RequestSpec
+from perflab.load.http.url import Origin, Target
 from perflab.load.recorder import SPILL_AT, NameInterval, Recorder
+from perflab.model.replay import ReplayEntry
 
 EARLY_NS = 150_000  # wake this early, then spin; idle-loop test here: p99 lag ~25 µs at 20k/s
 
@@ -59,6 +62,30 @@ class Work:
         item = self.items[self._next]
         self._next = (self._next + 1) % len(self.items)
         return item
+
+
+class ReplayWork(Work):
+    """Replayed requests in their original order: the executor asks once per arrival.
+
+    Wire bytes are built on demand, one per arrival, so a long log costs no memory up front.
+    """
+
+    def __init__(self, entries: tuple[ReplayEntry, ...], origin: Origin) -> None:
+        super().__init__([])
+        self._entries = entries
+        self._origin = origin
+
+    def pick(self) -> tuple[str, bytes]:
+        entry = self._entries[self._next]
+        self._next += 1
+        target = Target(self._origin, entry.path)
+        return entry.name, RequestSpec(
+            entry.method, target, entry.headers, entry.body, entry.name
+        ).wire()
+
+    @staticmethod
+    def offsets(entries: tuple[ReplayEntry, ...]) -> Iterator[int]:
+        return (int(e.offset_s * 1e9) for e in entries)
 
 
 class OpenExecutor:
@@ -113,8 +140,7 @@ class OpenExecutor:
             return
         due = self._due
         while due < drop_due_before_ns:
-            name, _wire = self._work.pick()
-            self._rec.name(name).dropped += 1
+            self._drop()
             if not self._advance():
                 break
             due = self._due
@@ -145,16 +171,25 @@ class OpenExecutor:
             self._timer.arm(due - EARLY_NS)
 
     def _release(self, due: int, now: int) -> None:
-        name, wire = self._work.pick()
         if self.inflight >= self._max_inflight:
-            self._rec.name(name).dropped += 1
+            self._drop()
             return
         self.inflight += 1
         lags = self._rec.sched_lag
         lags.append((now - due) // 1000)
         if len(lags) >= SPILL_AT:
             self._rec.spill_lags()
+        self._launch(due)
+
+    def _launch(self, due: int) -> None:
+        """Start the arrival due at ``due``; it must end with ``inflight -= 1``."""
+        name, wire = self._work.pick()
         self._pool.submit(wire, partial(self._done, name, due))
+
+    def _drop(self) -> None:
+        """An arrival that could not start (over ``max_inflight``, or left at the end)."""
+        name, _wire = self._work.pick()
+        self._rec.name(name).dropped += 1
 
     def _done(self, name: str, due: int, ex: Exchange) -> None:
         self.inflight -= 1

@@ -14,6 +14,7 @@ latency figures, so a dead target does not look fast.
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,8 @@ class NameInterval:
 
     __slots__ = (
         "bytes_in",
+        "checks_failed",
+        "checks_ok",
         "dropped",
         "errors",
         "h_latency",
@@ -75,6 +78,8 @@ class NameInterval:
         self.new_connections = 0
         self.errors: dict[str, int] = {}
         self.phase_ns = [0, 0, 0, 0, 0]
+        self.checks_ok = 0
+        self.checks_failed = 0
         self.h_latency = LatencyHistogram()
         self.h_service = LatencyHistogram()
         self.h_wait = LatencyHistogram()
@@ -135,8 +140,11 @@ class NameInterval:
             "latency": _encode(self.h_latency) if corrected else service,
             "service": service,
             "wait": _encode(self.h_wait),
+            "checks_ok": self.checks_ok,
+            "checks_failed": self.checks_failed,
         }
         self.requests = self.dropped = self.bytes_in = self.new_connections = 0
+        self.checks_ok = self.checks_failed = 0
         self.errors = {}
         self.phase_ns = [0, 0, 0, 0, 0]
         for hist in (self.h_latency, self.h_service, self.h_wait):
@@ -156,6 +164,75 @@ def _encode_values(values: list[int], hist: LatencyHistogram) -> HistState:
     return data
 
 
+class GroupInterval:
+    """A transaction's (or a scenario's iterations') figures for the current interval."""
+
+    __slots__ = ("count", "dropped", "failed", "hist", "kind", "values")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.values: list[int] = []
+        self.hist = LatencyHistogram()
+        self.count = 0
+        self.failed = 0
+        self.dropped = 0
+
+    def add(self, duration_us: int, *, failed: bool) -> None:
+        self.count += 1
+        self.failed += failed
+        self.values.append(duration_us)
+        if len(self.values) >= SPILL_AT:
+            self.hist.record_many(np.asarray(self.values, dtype=np.int64))
+            self.values.clear()
+
+    def payload(self) -> dict[str, Any]:
+        out = {
+            "kind": self.kind,
+            "count": self.count,
+            "failed": self.failed,
+            "dropped": self.dropped,
+            "latency": _encode_values(self.values, self.hist),
+        }
+        self.count = self.failed = self.dropped = 0
+        return out
+
+
+class ScriptFigures:
+    """What only scenario files produce: checks, transactions, task exceptions, notes.
+
+    Exceptions are counted per (where, type); the first traceback of each is sent once,
+    so a task failing 10,000 times shows one traceback and a count, not 10,000 traces.
+    """
+
+    def __init__(self) -> None:
+        self.groups: dict[str, GroupInterval] = {}
+        self.checks: dict[str, list[int]] = {}
+        self.exceptions: dict[tuple[str, str], int] = {}
+        self.tracebacks: dict[tuple[str, str], str] = {}
+        self._seen: set[tuple[str, str]] = set()
+        self.notes: list[str] = []
+        self.stop_reason: str | None = None
+
+    def payload(self) -> dict[str, Any] | None:
+        if not (self.groups or self.checks or self.exceptions or self.notes or self.stop_reason):
+            return None
+        out = {
+            "groups": {name: g.payload() for name, g in self.groups.items()},
+            "checks": {name: list(pf) for name, pf in self.checks.items() if pf[0] or pf[1]},
+            "exceptions": [[w, t, n] for (w, t), n in self.exceptions.items()],
+            "tracebacks": [[w, t, tb] for (w, t), tb in self.tracebacks.items()],
+            "notes": list(self.notes),
+            "stop_reason": self.stop_reason,
+        }
+        self.stop_reason = None
+        for pf in self.checks.values():
+            pf[0] = pf[1] = 0
+        self.exceptions.clear()
+        self.tracebacks.clear()
+        self.notes.clear()
+        return out
+
+
 class Recorder:
     """All names' current interval plus the generator's own health figures."""
 
@@ -168,6 +245,35 @@ class Recorder:
         self._h_loop = LatencyHistogram()
         self.spin_iters = 0
         self.spin_cost_s = 0.0  # CPU per empty loop turn, calibrated by the worker
+        self.script = ScriptFigures()
+
+    def group(self, name: str, kind: str) -> GroupInterval:
+        group = self.script.groups.get(name)
+        if group is None:
+            group = self.script.groups[name] = GroupInterval(kind)
+        return group
+
+    def check(self, name: str, passed: bool, interval: NameInterval | None = None) -> None:
+        counts = self.script.checks.get(name)
+        if counts is None:
+            counts = self.script.checks[name] = [0, 0]
+        counts[0 if passed else 1] += 1
+        if interval is not None:
+            if passed:
+                interval.checks_ok += 1
+            else:
+                interval.checks_failed += 1
+
+    def exception(self, where: str, exc: BaseException) -> None:
+        """Count an exception a task raised; keep the first traceback of each kind."""
+        key = (where, type(exc).__name__)
+        figures = self.script
+        figures.exceptions[key] = figures.exceptions.get(key, 0) + 1
+        if key not in figures._seen:
+            figures._seen.add(key)
+            figures.tracebacks[key] = "".join(
+                traceback.format_exception(type(exc), exc, exc.__traceback__)
+            )
 
     def name(self, name: str) -> NameInterval:
         interval = self.names.get(name)
@@ -182,10 +288,13 @@ class Recorder:
     def flush(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
         """The finished interval (per-name payloads, generator payload); starts a new one."""
         names = {n: iv.payload(corrected=self.corrected) for n, iv in self.names.items()}
-        gen = {
+        gen: dict[str, Any] = {
             "sched_lag": _encode_values(self.sched_lag, self._h_sched),
             "loop_lag": _encode_values(self.loop_lag, self._h_loop),
             "spin_s": self.spin_iters * self.spin_cost_s,
         }
+        script = self.script.payload()
+        if script is not None:
+            gen["script"] = script
         self.spin_iters = 0
         return names, gen

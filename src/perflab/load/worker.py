@@ -18,12 +18,19 @@ from typing import Any
 
 from perflab.load.arrivals import ArrivalSchedule, target_at, vu_share
 from perflab.load.clock import lower_timer_slack
-from perflab.load.executors import ClosedExecutor, OpenExecutor, Work, calibrate_spin
+from perflab.load.executors import (
+    ClosedExecutor,
+    OpenExecutor,
+    ReplayWork,
+    Work,
+    calibrate_spin,
+)
 from perflab.load.http.pool import ConnectionPool
 from perflab.load.http.request import RequestSpec
 from perflab.load.http.tls import make_ssl_context
-from perflab.load.http.url import parse_url
+from perflab.load.http.url import Origin, parse_url
 from perflab.load.recorder import Recorder
+from perflab.load.script.runtime import ScriptRuntime
 from perflab.load.transport import WorkerChannel
 from perflab.model.spec import LoadModel, RunSpec
 
@@ -81,6 +88,14 @@ def worker_main(plan: WorkerPlan, channel: WorkerChannel) -> None:
         channel.close()
 
 
+def _merged_errors(pools: list[ConnectionPool]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for pool in pools:
+        for name, n in pool.errors_by_errno.items():
+            out[name] = out.get(name, 0) + n
+    return out
+
+
 def _share(total: int | None, index: int, count: int) -> int | None:
     return None if total is None else vu_share(total, index, count)
 
@@ -93,7 +108,10 @@ class _Worker:
         self.open = self.spec.load.model is LoadModel.OPEN
         # Latency is corrected (timed from before any wait for a connection) in the open model,
         # and in the closed model when users share capped connections.
-        self.recorder = Recorder(corrected=self.open or self.spec.load.connections is not None)
+        self.script = self.spec.script is not None
+        self.recorder = Recorder(
+            corrected=self.open or self.script or self.spec.load.connections is not None
+        )
         self.finished = asyncio.Event()
         self.stop_requested = False
         self.second = 0
@@ -101,35 +119,35 @@ class _Worker:
         self._cpu = time.process_time()
         self._last_flush = 0
         self._stopped_at = 0
+        self._pools: list[ConnectionPool] = []
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         spec, plan = self.spec, self.plan
         targets = [parse_url(r.url) for r in spec.requests]
-        origin = targets[0].origin
-        ssl_ctx = (
-            make_ssl_context(insecure=spec.insecure, ca_file=spec.ca_file)
-            if origin.scheme == "https"
-            else None
-        )
         limit = spec.load.connections
-        if limit is None and self.open:
+        if limit is None and self.open and not self.script:
             limit = spec.load.max_inflight
-        pool = ConnectionPool(
-            origin,
-            loop=loop,
-            limit=_share(limit, plan.index, plan.count),
-            connect_timeout_s=spec.connect_timeout_s,
-            request_timeout_s=spec.timeout_s,
-            ssl_context=ssl_ctx,
-        )
+        pool = self._new_pool(loop, targets[0].origin, _share(limit, plan.index, plan.count))
         work = Work(
             [
                 (r.name, RequestSpec(r.method, t, r.headers, r.body, r.name).wire())
                 for r, t in zip(spec.requests, targets, strict=True)
             ]
         )
-        if self.open:  # connections ready for ~2 ms of traffic at the peak rate
+        self._runtime: ScriptRuntime | None = None
+        if self.script:  # import the file now, so a slow import does not delay the start
+            self._runtime = ScriptRuntime(
+                loop,
+                spec,
+                self.recorder,
+                worker=plan.index,
+                workers=plan.count,
+                t0_ns=0,
+                make_pool=lambda o: pool if o == pool.origin else self._new_pool(loop, o, None),
+                on_finished=self.finished.set,
+            )
+        elif self.open:  # connections ready for ~2 ms of traffic at the peak rate
             peak_share = spec.load.peak() / plan.count
             await pool.warm(min(64, 2 + math.ceil(peak_share * WARM_S)))
         self.recorder.spin_cost_s = await calibrate_spin(loop)
@@ -153,18 +171,47 @@ class _Worker:
             self._executor.start()
         await self._run_until_done(loop, pool)
 
+    def _new_pool(
+        self, loop: asyncio.AbstractEventLoop, origin: Origin, limit: int | None
+    ) -> ConnectionPool:
+        spec = self.spec
+        ssl_ctx = (
+            make_ssl_context(insecure=spec.insecure, ca_file=spec.ca_file)
+            if origin.scheme == "https"
+            else None
+        )
+        pool = ConnectionPool(
+            origin,
+            loop=loop,
+            limit=limit,
+            connect_timeout_s=spec.connect_timeout_s,
+            request_timeout_s=spec.timeout_s,
+            ssl_context=ssl_ctx,
+        )
+        self._pools.append(pool)
+        return pool
+
     def _make_executor(
         self, loop: asyncio.AbstractEventLoop, pool: ConnectionPool, work: Work
-    ) -> OpenExecutor | ClosedExecutor:
+    ) -> OpenExecutor | ClosedExecutor | ScriptRuntime:
         load, plan = self.spec.load, self.plan
+        if self._runtime is not None:
+            self._runtime.t0 = self.t0
+            return self._runtime
         if self.open:
-            schedule = ArrivalSchedule(load.start, load.stages)
+            if self.spec.replay is not None:
+                entries = self.spec.replay.share(plan.index, plan.count)
+                work = ReplayWork(entries, pool.origin)
+                offsets = ReplayWork.offsets(entries)
+            else:
+                schedule = ArrivalSchedule(load.start, load.stages)
+                offsets = schedule.share(plan.index, plan.count, limit=load.iterations)
             return OpenExecutor(
                 loop,
                 pool,
                 work,
                 self.recorder,
-                schedule.share(plan.index, plan.count, limit=load.iterations),
+                offsets,
                 t0_ns=self.t0,
                 max_inflight=_share(load.max_inflight, plan.index, plan.count) or 1,
                 on_finished=self.finished.set,
@@ -196,9 +243,10 @@ class _Worker:
 
     async def _run_until_done(self, loop: asyncio.AbstractEventLoop, pool: ConnectionPool) -> None:
         load = self.spec.load
+        duration_s = self.spec.duration_s
         timeout = None
-        if load.duration_s > 0:
-            timeout = max(0.0, (self.t0 + int(load.duration_s * _NS) - time.monotonic_ns()) / _NS)
+        if duration_s > 0:
+            timeout = max(0.0, (self.t0 + int(duration_s * _NS) - time.monotonic_ns()) / _NS)
         try:
             await asyncio.wait_for(self.finished.wait(), timeout)
         except TimeoutError:
@@ -212,8 +260,11 @@ class _Worker:
         while self._executor.inflight and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
         unfinished = self._executor.inflight
+        if self._runtime is not None:
+            await self._runtime.aclose()
         self._flush(pool, final=True, unfinished=unfinished)
-        await pool.aclose()
+        for each in self._pools:
+            await each.aclose()
         loop.remove_reader(self.channel.fileno())
 
     def _on_command(self) -> None:
@@ -267,9 +318,9 @@ class _Worker:
             "active_s": ((self._stopped_at or now) - self.t0) / _NS,
             "cpu_s": cpu - self._cpu,
             "inflight": executor.inflight,
-            "vus": executor.vus if isinstance(executor, ClosedExecutor) else None,
-            "connections": pool.open,
-            "socket_errors": dict(pool.errors_by_errno),
+            "vus": executor.vus if not isinstance(executor, OpenExecutor) else None,
+            "connections": sum(p.open for p in self._pools),
+            "socket_errors": _merged_errors(self._pools),
             "unfinished": unfinished,
             "precise_timer": executor.precise if isinstance(executor, OpenExecutor) else None,
         }

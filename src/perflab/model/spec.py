@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perflab.errors import UsageError
 from perflab.model.redact import redact_headers, redact_url
+from perflab.model.replay import ReplayPlan
 from perflab.model.threshold import Threshold
-from perflab.model.units import Stage
+from perflab.model.units import Stage, target_at
+
+if TYPE_CHECKING:
+    from perflab.model.script import ScriptSpec
 
 
 class LoadModel(StrEnum):
@@ -73,10 +77,30 @@ class RunSpec:
     insecure: bool = False
     ca_file: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    replay: ReplayPlan | None = None
+    """Open model on the replay's own timing: ``requests[0]`` gives only the origin."""
+    script: ScriptSpec | None = None
+    """A scenario file's scenarios; then ``requests[0]`` is the base URL and ``load`` the
+    first scenario's profile (each scenario has its own, see ``script.scenarios``)."""
+
+    @property
+    def duration_s(self) -> float:
+        return self.script.duration_s if self.script is not None else self.load.duration_s
+
+    def target_at(self, t: float) -> float:
+        """Load wanted ``t`` s into the run: rate (open) or VUs (closed); summed over scenarios."""
+        if self.script is not None:
+            return sum(s.target_at(t) for s in self.script.scenarios)
+        return target_at(self.load.start, self.load.stages, t)
 
     def resolved_workers(self) -> int:
         """Workers actually started: never more than the load can keep busy."""
         wanted = self.workers or (os.cpu_count() or 1)
+        if self.script is not None:
+            scenarios = self.script.scenarios
+            if all(not s.open for s in scenarios):
+                wanted = min(wanted, max(1, int(sum(s.load.peak() for s in scenarios))))
+            return max(1, wanted)
         if self.load.model is LoadModel.CLOSED:
             wanted = min(wanted, max(1, int(self.load.peak())))
         else:  # every worker needs at least one connection and one in-flight slot
@@ -88,6 +112,10 @@ class RunSpec:
     def validate(self) -> None:
         if not self.requests:
             raise UsageError("nothing to send: give a URL")
+        if self.script is not None:
+            if not self.script.scenarios:
+                raise UsageError("the scenario file defines no scenario to run")
+            return
         if self.load.duration_s <= 0 and self.load.iterations is None:
             raise UsageError("the run needs a positive --duration, --stages or --iterations")
         if self.load.peak() <= 0:
@@ -129,4 +157,17 @@ class RunSpec:
             "timeout_s": self.timeout_s,
             "insecure": self.insecure,
             "tags": dict(self.tags),
+            "script": None if self.script is None else self.script.to_config(),
+            "replay": None
+            if self.replay is None
+            else {
+                "source": self.replay.source,
+                "lines": self.replay.lines,
+                "requests": len(self.replay.entries),
+                "skipped": len(self.replay.skipped),
+                "skipped_lines": len(self.replay.skipped),
+                # Reasons name the line, never a header or query value (they are built so).
+                "skipped_examples": [[n, why] for n, why in self.replay.skipped[:10]],
+                "duration_s": self.replay.duration_s,
+            },
         }

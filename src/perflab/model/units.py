@@ -97,3 +97,14 @@ def parse_stages(text: str, *, rates: bool) -> tuple[Stage, ...]:
     if not stages:
         raise UsageError(f"bad stages {text!r}: expected at least one DURATION:TARGET")
     return tuple(stages)
+
+
+def target_at(start: float, stages: tuple[Stage, ...], t: float) -> float:
+    """The linearly interpolated stage target (rate or VUs) at ``t`` seconds."""
+    prev, t0 = start, 0.0
+    for stage in stages:
+        if t < t0 + stage.duration_s:
+            frac = (t - t0) / stage.duration_s if stage.duration_s > 0 else 1.0
+            return prev + (stage.target - prev) * frac
+        prev, t0 = stage.target, t0 + stage.duration_s
+    return prev

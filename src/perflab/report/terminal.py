@@ -8,6 +8,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from perflab.report.script_tables import checks_table, exceptions_text, transactions_table
+from perflab.report.units import format_ms
+
 _COLS = ("p50", "p90", "p99", "p99.9", "max")
 _STATUS_STYLE = {
     "passed": "bold green",
@@ -17,14 +20,6 @@ _STATUS_STYLE = {
     "error": "bold red",
     "running": "cyan",
 }
-
-
-def _ms(value: float) -> str:
-    if value >= 1000:
-        return f"{value / 1000:.2f}s"
-    if value >= 10:
-        return f"{value:.1f}ms"
-    return f"{value:.2f}ms"
 
 
 def latency_table(doc: dict[str, Any]) -> Table:
@@ -51,10 +46,10 @@ def latency_table(doc: dict[str, Any]) -> Table:
             f"{s['rps']:,.1f}",
             f"{s['errors']:,} ({s['error_rate'] * 100:.2f}%)",
             f"{s['dropped']:,}",
-            *(_ms(lat[c]) for c in _COLS),
+            *(format_ms(lat[c]) for c in _COLS),
         ]
         if corrected:
-            cells.append(_ms(s["service_ms"]["p99"]))
+            cells.append(format_ms(s["service_ms"]["p99"]))
         table.add_row(*cells)
     return table
 
@@ -77,7 +72,7 @@ def _observed(metric: str, value: float | None) -> str:
     if metric in ("error_rate", "checks"):
         return f"{value * 100:.2f}%"
     if metric.startswith("p") or metric in ("max", "mean", "min"):
-        return _ms(value)
+        return format_ms(value)
     return f"{value:,.4g}"
 
 
@@ -132,7 +127,13 @@ def render_summary(doc: dict[str, Any], console: Console, *, path: str | None = 
         f"  {doc.get('duration_s', 0):.1f}s",
     )
     parts: list[Any] = [head, latency_table(doc)]
-    for extra in (errors_table(doc), thresholds_table(doc)):
+    for extra in (
+        transactions_table(doc),
+        checks_table(doc),
+        errors_table(doc),
+        exceptions_text(doc),
+        thresholds_table(doc),
+    ):
         if extra is not None:
             parts.append(extra)
     parts.append(generator_text(doc))

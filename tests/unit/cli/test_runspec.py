@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from perflab.cli.runspec import DEFAULT_DURATION_S, DEFAULT_VUS, build_spec
+from perflab.cli.runspec import build_spec
 from perflab.errors import UsageError
 from perflab.model import LoadModel, RunSpec, Stage
+from perflab.model.profile import DEFAULT_DURATION_S, DEFAULT_VUS
 
 URL = "http://127.0.0.1:8080/items?page=2"
 
@@ -91,6 +92,6 @@ def test_bad_flags(kw: dict[str, Any], message: str) -> None:
         _spec(**kw)
 
 
-def test_scenario_files_are_refused_clearly() -> None:
-    with pytest.raises(UsageError, match="scenario files"):
+def test_a_python_file_is_not_a_url() -> None:
+    with pytest.raises(UsageError, match="URL"):
         build_spec("journey.py", **_defaults())

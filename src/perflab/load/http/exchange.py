@@ -162,6 +162,8 @@ class Exchange:
     retried: bool = False
     headers: list[tuple[bytes, bytes]] | None = None
     body: bytes | None = None
+    timeout_ns: int = 0
+    """This request's own timeout; 0 means the pool's request timeout."""
 
     @property
     def ok(self) -> bool:

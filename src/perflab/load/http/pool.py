@@ -341,18 +341,21 @@ class ConnectionPool:
     # ----------------------------------------------------------------- sweeping
 
     def _sweep(self) -> None:
-        """Fail exchanges running longer than the request timeout (from their ``start_ns``)."""
+        """Fail exchanges running longer than their timeout (from their ``start_ns``): the
+        exchange's own ``timeout_ns`` when set (a script's per-request timeout), else the pool's."""
         self._sweep_handle = None
         if not self._conns and not self._pinned:
             return  # restarted by the next _open
-        deadline = monotonic_ns() - int(self._request_timeout_s * 1e9)
+        now = monotonic_ns()
+        default_ns = int(self._request_timeout_s * 1e9)
         late = [
-            c
+            (c, c.exchange.timeout_ns or default_ns)
             for c in (*self._conns, *self._pinned)
-            if c.exchange is not None and c.exchange.start_ns <= deadline
+            if c.exchange is not None
+            and now - c.exchange.start_ns >= (c.exchange.timeout_ns or default_ns)
         ]
-        for conn in late:
-            conn.expire(ErrorKind.TIMEOUT, f"no response within {self._request_timeout_s:g}s")
+        for conn, limit_ns in late:
+            conn.expire(ErrorKind.TIMEOUT, f"no response within {limit_ns / 1e9:g}s")
         self._sweep_handle = self._loop.call_later(self._sweep_interval_s, self._sweep)
 
     def _reject(self, pending: Pending) -> None:

@@ -1,0 +1,1 @@
+"""Scenario files: Python user journeys on the load engine (public API: perflab.scenario)."""
