@@ -207,3 +207,52 @@ def test_nothing_listening_is_exit_3(tmp_path: Path) -> None:
         timeout=30,
     )
     assert done.returncode == 3, done.stderr
+
+
+def test_the_readme_example_runs(demo: DemoTarget, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Scenario files") :]
+    code = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
+    path = _script(tmp_path, code, "readme_journey.py")
+    done = _run([str(path), "--duration", "3s", "--json"], tmp_path, base_url=demo.url)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["status"] == "passed" and doc["exceptions"] == []
+    assert doc["transactions"]["checkout"]["count"] > 0
+
+
+def test_weights_pacing_think_time_and_timeouts(hello_url: str, tmp_path: Path) -> None:
+    path = _script(
+        tmp_path,
+        """
+        from perflab.scenario import User, constant, task
+
+        options = {"vus": 8, "duration": "2s"}
+
+        class Paced(User):
+            weight = 3
+            pacing = "0.5s"
+
+            @task
+            async def one(self, s):
+                await s.get("/", name="paced")
+
+        class Slow(User):
+            think_time = constant(0.2)
+
+            @task
+            async def late(self, s):
+                r = await s.get("/slow/400", timeout=0.1, name="too slow")
+                assert r.error is not None and r.error.value == "timeout", r
+        """,
+    )
+    done = _run([str(path), "--base-url", hello_url, "--json", "--workers", "1"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["exceptions"] == []
+    # 6 paced users x one iteration per 0.5 s x 2 s, and 2 slow users
+    assert 22 <= doc["by_name"]["paced"]["requests"] <= 26
+    slow = doc["by_name"]["too slow"]
+    assert slow["errors_by_kind"] == {"timeout": slow["requests"]}
+    # each slow iteration: ~0.1 s timeout (+ sweep granularity) + 0.2 s think time
+    assert 8 <= slow["requests"] <= 14

@@ -143,3 +143,18 @@ def test_missing_and_non_python_files(tmp_path: Path) -> None:
         import_script(tmp_path / "nope.py")
     with pytest.raises(ScriptError, match=r"\.py"):
         import_script(_file(tmp_path, "x", "journey.txt"))
+
+
+def test_think_time_distributions() -> None:
+    import random
+
+    from perflab.scenario import constant, exponential, uniform
+
+    rng = random.Random(1)
+    assert constant("250ms")(rng) == 0.25
+    draws = [uniform(1, 2)(rng) for _ in range(1000)]
+    assert 1 <= min(draws) and max(draws) <= 2
+    mean = sum(exponential(0.5)(rng) for _ in range(5000)) / 5000
+    assert mean == pytest.approx(0.5, rel=0.08)
+    with pytest.raises(UsageError):
+        uniform(2, 1)

@@ -14,7 +14,6 @@ run cleanly with that reason.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import itertools
 import random
 import time
@@ -156,8 +155,8 @@ class _Scenario:
         self.rt = rt
         self.spec = spec
         self.types = [users[name] for name, _w in spec.users]
-        weights = [w for _n, w in spec.users]
-        self._cum = list(itertools.accumulate(weights))
+        self._cycle = _smooth_cycle([w for _n, w in spec.users])
+        self._picked = itertools.count(rt.worker)  # workers start at different places
         self._rng = random.Random(f"{spec.name}:{rt.worker}")
         self.iter_name = f"{spec.name} (iteration)"
         self.tasks: set[asyncio.Task[None]] = set()
@@ -178,9 +177,12 @@ class _Scenario:
         raise NotImplementedError
 
     def pick_type(self) -> UserType:
+        """User types in exact weight proportions, evenly interleaved (3:1 -> A A B A ...),
+        so even a handful of users has the mix the weights ask for."""
         if len(self.types) == 1:
             return self.types[0]
-        return self.types[bisect.bisect_right(self._cum, self._rng.random() * self._cum[-1])]
+        cycle = self._cycle
+        return self.types[cycle[next(self._picked) % len(cycle)]]
 
     def new_user(self, utype: UserType) -> _VU:
         user = utype.cls()
@@ -332,6 +334,21 @@ class _ClosedScenario(_Scenario):
         if not self.done:
             self.done = True
             self.rt.scenario_done()
+
+
+def _smooth_cycle(weights: list[int]) -> list[int]:
+    """Smooth weighted round-robin (as nginx balances upstreams): indices in proportion to
+    ``weights``, spread out rather than in runs."""
+    current = [0] * len(weights)
+    total = sum(weights)
+    out = []
+    for _ in range(total):
+        for i, w in enumerate(weights):
+            current[i] += w
+        best = max(range(len(weights)), key=current.__getitem__)
+        current[best] -= total
+        out.append(best)
+    return out
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
