@@ -11,10 +11,11 @@ from perflab.load.script.api import Scenario, User, constant, exponential, task,
 from perflab.load.script.checks import Check, check
 from perflab.load.script.feeders import FeederExhausted, csv_feeder, feeder, jsonl_feeder
 from perflab.load.script.response import Response
-from perflab.load.script.session import Session
+from perflab.load.script.session import CheckError, Session
 
 __all__ = [
     "Check",
+    "CheckError",
     "FeederExhausted",
     "Response",
     "Scenario",

@@ -256,3 +256,26 @@ def test_weights_pacing_think_time_and_timeouts(hello_url: str, tmp_path: Path) 
     assert slow["errors_by_kind"] == {"timeout": slow["requests"]}
     # each slow iteration: ~0.1 s timeout (+ sweep granularity) + 0.2 s think time
     assert 8 <= slow["requests"] <= 14
+
+
+def test_required_checks_end_the_iteration(hello_url: str, tmp_path: Path) -> None:
+    path = _script(
+        tmp_path,
+        """
+        from perflab.scenario import User, checks
+
+        options = {"vus": 1, "iterations": 5}
+
+        class Strict(User):
+            async def flow(self, s):
+                await s.get("/status/500", name="first", checks=[checks.status(200)], required=True)
+                await s.get("/", name="never reached")
+        """,
+    )
+    done = _run([str(path), "--base-url", hello_url, "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert "never reached" not in doc["by_name"]
+    (exc,) = doc["exceptions"]
+    assert (exc["where"], exc["type"], exc["count"]) == ("Strict.flow", "CheckError", 5)
+    assert doc["checks"]["status 200"] == {"passes": 0, "fails": 5, "rate": 0.0}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from perflab.model.redact import redact_url
 from perflab.model.spec import LoadModel, LoadProfile
 from perflab.model.units import target_at
 
@@ -48,7 +49,7 @@ class ScriptSpec:
     def to_config(self) -> dict[str, object]:
         return {
             "path": self.path,
-            "base_url": self.base_url,
+            "base_url": redact_url(self.base_url),
             "http2": self.http2,
             "scenarios": [
                 {

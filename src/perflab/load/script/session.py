@@ -35,6 +35,10 @@ _NO_JSON: Any = object()
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
 
 
+class CheckError(AssertionError):
+    """A ``required=True`` check failed: the iteration stops here."""
+
+
 class SessionHost(Protocol):
     """What a session needs from the worker's runtime."""
 
@@ -71,13 +75,16 @@ class Session:
         name: str | None = None,
         timeout: float | None = None,
         checks: Sequence[Check] = (),
+        required: bool = False,
     ) -> Response:
         """Send one request and wait for its response.
 
         ``url`` is absolute or a path under the base URL; ``params`` become the query string;
         ``json`` (any JSON value), or ``data`` (a dict is form-encoded, str/bytes sent as
         is) is the body; ``name`` groups the metric (``/items/{id}``); ``timeout`` in
-        seconds; ``checks`` are evaluated and counted (they never raise).
+        seconds; ``checks`` are evaluated and counted; they do not raise unless
+        ``required=True``, when the first failed check raises :class:`CheckError` and so
+        ends the iteration (counted like any exception of the task).
         """
         method = method.upper()
         if "://" in url:
@@ -107,13 +114,17 @@ class Session:
             if cookies:
                 self.cookies.update_from(cookies, target.origin.host, target.path)
         failed = not response.ok
+        first_failed: Check | None = None
         for check in checks:
             passed = check(response)
             host.recorder.check(check.name, passed, interval)
-            failed = failed or not passed
-        if failed:
+            if not passed and first_failed is None:
+                first_failed = check
+        if failed or first_failed is not None:
             for flags in self._transactions:
                 flags[0] = True
+        if required and first_failed is not None:
+            raise CheckError(f"{label}: check {first_failed.name!r} failed ({response!r})")
         return response
 
     async def get(self, url: str, **kw: Any) -> Response:
