@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import typer
 
 from perflab.cli import demo as demo_cmd
+from perflab.cli import replay as replay_cmd
 from perflab.cli import run as run_cmd
 from perflab.cli import show as show_cmd
 from perflab.errors import PerflabError
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.command("run", no_args_is_help=True, epilog=run_cmd.EXAMPLES)(run_cmd.run)
 app.command("show", no_args_is_help=True, epilog=show_cmd.EXAMPLES)(show_cmd.show)
 app.command("demo", epilog=demo_cmd.EXAMPLES)(demo_cmd.demo)
+app.command("replay", no_args_is_help=True, epilog=replay_cmd.EXAMPLES)(replay_cmd.replay)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import signal
-import sys
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
 
 from perflab import load
-from perflab.cli.live import LiveView, human_console
+from perflab.cli.execute import execute
+from perflab.cli.live import human_console
 from perflab.cli.runspec import DEFAULT_MAX_INFLIGHT, build_spec, parse_tags
-from perflab.errors import RunInterrupted
 from perflab.load.http.url import parse_url
 from perflab.load.script.plan import Overrides, script_spec
-from perflab.model import LoadModel, parse_duration
-from perflab.report.terminal import render_summary
-from perflab.store import RunWriter, new_run_dir
+from perflab.model import parse_duration
 
 EXAMPLES = """
 Examples:
@@ -32,12 +26,10 @@ Examples:
 
   perflab run https://localhost:8443/api -X POST -H "Authorization: Bearer $T" --data @body.json
 
+  perflab run http://127.0.0.1:8080/ --http2 --vus 100 --duration 30s
+
   perflab run examples/checkout_journey.py --base-url http://127.0.0.1:8000 --duration 1m
 """
-
-
-def _sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def run(
@@ -89,6 +81,14 @@ def run(
     ] = None,
     connect_timeout: Annotated[str, typer.Option(help="TCP connect timeout.")] = "10s",
     insecure: Annotated[bool, typer.Option(help="Skip TLS certificate verification.")] = False,
+    http2: Annotated[
+        bool,
+        typer.Option(
+            "--http2",
+            help="HTTP/2: h2c for http:// (prior knowledge), ALPN h2 for https://; streams "
+            "multiplex over one connection per worker (--connections N for more).",
+        ),
+    ] = False,
     cacert: Annotated[str | None, typer.Option(help="CA bundle for HTTPS.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the summary JSON.")] = False,
     quiet: Annotated[bool, typer.Option(help="No live view or summary (CI).")] = False,
@@ -115,6 +115,7 @@ def run(
                 connect_timeout_s=parse_duration(connect_timeout, what="--connect-timeout"),
                 insecure=insecure,
                 ca_file=cacert,
+                http2=http2,
             ),
         )
     else:
@@ -139,26 +140,8 @@ def run(
             connect_timeout=connect_timeout,
             insecure=insecure,
             cacert=cacert,
+            http2=http2,
         )
     console = human_console()
     load.check_reachable(parse_url(spec.requests[0].url).origin, spec.connect_timeout_s)
-    run_dir = out or new_run_dir(spec.name)
-    writer = RunWriter(run_dir)
-    previous = signal.signal(signal.SIGTERM, _sigterm)
-    try:
-        live = LiveView(
-            console, open_model=spec.load.model is LoadModel.OPEN, enabled=not (quiet or as_json)
-        )
-        with live:
-            doc = load.run(spec, sink=writer, on_progress=live, preflight=False)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    doc["path"] = str(run_dir)
-    if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    elif not quiet:
-        render_summary(doc, console, path=str(run_dir))
-    status = doc["status"]
-    if status == "interrupted":
-        raise RunInterrupted(f"interrupted; results so far saved to {run_dir}")
-    return 0 if status == "passed" else 1
+    return execute(spec, console, out=out, as_json=as_json, quiet=quiet)

@@ -56,6 +56,7 @@ def build_spec(
     connect_timeout: str,
     insecure: bool,
     cacert: str | None,
+    http2: bool = False,
 ) -> RunSpec:
     parsed = parse_url(target)
     method = method.upper()
@@ -79,6 +80,7 @@ def build_spec(
         connect_timeout_s=parse_duration(connect_timeout, what="--connect-timeout"),
         insecure=insecure,
         ca_file=cacert,
+        http2=http2,
         tags=parse_tags(tags),
     )
     known = {request.name}

@@ -12,7 +12,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from perflab.errors import PerflabError
@@ -85,7 +85,10 @@ class Coordinator:
     # ---- lifecycle -------------------------------------------------------------------
     def run(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Drive the run to its end and return the final run document (also given to the sink)."""
-        plans = [WorkerPlan(self.spec, i, self.workers) for i in range(self.workers)]
+        plans = [
+            WorkerPlan(_worker_spec(self.spec, i, self.workers), i, self.workers)
+            for i in range(self.workers)
+        ]
         self.transport.start(plans, worker_main)
         restore = _yield_to_workers()
         try:
@@ -289,6 +292,12 @@ class Coordinator:
             out.update(script)
             out["stop_reason"] = self.script.stop_reason
         return out
+
+
+def _worker_spec(spec: RunSpec, worker: int, workers: int) -> RunSpec:
+    if spec.replay is None:
+        return spec
+    return replace(spec, replay=spec.replay.for_worker(worker, workers))
 
 
 def _yield_to_workers() -> Callable[[], None]:

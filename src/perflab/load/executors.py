@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 
 from perflab.load.clock import PreciseTimer
+from perflab.load.h2.adapter import H2PoolAdapter
 from perflab.load.http.exchange import Exchange
 from perflab.load.http.pool import ConnectionPool, PinnedConnection
 from perflab.load.http.request import RequestSpec
@@ -49,14 +50,18 @@ async def calibrate_spin(loop: asyncio.AbstractEventLoop, rounds: int = 2000) ->
     return (time.process_time() - start) / rounds
 
 
-class Work:
-    """The request (or rotation of requests) every iteration sends."""
+Pool = ConnectionPool | H2PoolAdapter
 
-    def __init__(self, items: list[tuple[str, bytes]]) -> None:
+
+class Work:
+    """The request (or rotation of requests) every iteration sends: (name, what the pool
+    submits), i.e. HTTP/1.1 wire bytes or an HTTP/2 request's parts."""
+
+    def __init__(self, items: list[tuple[str, Any]]) -> None:
         self.items = items
         self._next = 0
 
-    def pick(self) -> tuple[str, bytes]:
+    def pick(self) -> tuple[str, Any]:
         if len(self.items) == 1:
             return self.items[0]
         item = self.items[self._next]
@@ -75,7 +80,7 @@ class ReplayWork(Work):
         self._entries = entries
         self._origin = origin
 
-    def pick(self) -> tuple[str, bytes]:
+    def pick(self) -> tuple[str, Any]:
         entry = self._entries[self._next]
         self._next += 1
         target = Target(self._origin, entry.path)
@@ -92,7 +97,7 @@ class OpenExecutor:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        pool: ConnectionPool,
+        pool: Pool,
         work: Work,
         recorder: Recorder,
         due_offsets: Iterator[int],
@@ -210,7 +215,7 @@ class _VirtualUser:
 
     __slots__ = ("_conn", "_done_cb", "_exec", "_interval", "_name", "retired")
 
-    def __init__(self, executor: ClosedExecutor, conn: PinnedConnection | ConnectionPool) -> None:
+    def __init__(self, executor: ClosedExecutor, conn: PinnedConnection | Pool) -> None:
         self._exec = executor
         self._conn = conn
         self._name = ""
@@ -250,7 +255,7 @@ class ClosedExecutor:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        pool: ConnectionPool,
+        pool: Pool,
         work: Work,
         recorder: Recorder,
         *,

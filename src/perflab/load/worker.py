@@ -21,10 +21,13 @@ from perflab.load.clock import lower_timer_slack
 from perflab.load.executors import (
     ClosedExecutor,
     OpenExecutor,
+    Pool,
     ReplayWork,
     Work,
     calibrate_spin,
 )
+from perflab.load.h2 import H2Pool, make_h2_ssl_context
+from perflab.load.h2.adapter import H2PoolAdapter
 from perflab.load.http.pool import ConnectionPool
 from perflab.load.http.request import RequestSpec
 from perflab.load.http.tls import make_ssl_context
@@ -88,7 +91,7 @@ def worker_main(plan: WorkerPlan, channel: WorkerChannel) -> None:
         channel.close()
 
 
-def _merged_errors(pools: list[ConnectionPool]) -> dict[str, int]:
+def _merged_errors(pools: list[Pool]) -> dict[str, int]:
     out: dict[str, int] = {}
     for pool in pools:
         for name, n in pool.errors_by_errno.items():
@@ -110,7 +113,10 @@ class _Worker:
         # and in the closed model when users share capped connections.
         self.script = self.spec.script is not None
         self.recorder = Recorder(
-            corrected=self.open or self.script or self.spec.load.connections is not None
+            corrected=self.open
+            or self.script
+            or self.spec.http2
+            or self.spec.load.connections is not None
         )
         self.finished = asyncio.Event()
         self.stop_requested = False
@@ -119,7 +125,7 @@ class _Worker:
         self._cpu = time.process_time()
         self._last_flush = 0
         self._stopped_at = 0
-        self._pools: list[ConnectionPool] = []
+        self._pools: list[Pool] = []
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -128,13 +134,23 @@ class _Worker:
         limit = spec.load.connections
         if limit is None and self.open and not self.script:
             limit = spec.load.max_inflight
-        pool = self._new_pool(loop, targets[0].origin, _share(limit, plan.index, plan.count))
-        work = Work(
-            [
-                (r.name, RequestSpec(r.method, t, r.headers, r.body, r.name).wire())
-                for r, t in zip(spec.requests, targets, strict=True)
-            ]
-        )
+        pool: Pool
+        if spec.http2 and not self.script:
+            pool = self._new_h2_pool(loop, targets[0].origin)
+            work = Work(
+                [
+                    (r.name, (r.method, t.path, r.headers, r.body))
+                    for r, t in zip(spec.requests, targets, strict=True)
+                ]
+            )
+        else:
+            pool = self._new_pool(loop, targets[0].origin, _share(limit, plan.index, plan.count))
+            work = Work(
+                [
+                    (r.name, RequestSpec(r.method, t, r.headers, r.body, r.name).wire())
+                    for r, t in zip(spec.requests, targets, strict=True)
+                ]
+            )
         self._runtime: ScriptRuntime | None = None
         if self.script:  # import the file now, so a slow import does not delay the start
             self._runtime = ScriptRuntime(
@@ -144,7 +160,12 @@ class _Worker:
                 worker=plan.index,
                 workers=plan.count,
                 t0_ns=0,
-                make_pool=lambda o: pool if o == pool.origin else self._new_pool(loop, o, None),
+                make_pool=lambda o: (
+                    pool
+                    if isinstance(pool, ConnectionPool) and o == pool.origin
+                    else self._new_pool(loop, o, None)
+                ),
+                make_h2=lambda o: self._new_h2_pool(loop, o).pool,
                 on_finished=self.finished.set,
             )
         elif self.open:  # connections ready for ~2 ms of traffic at the peak rate
@@ -191,8 +212,25 @@ class _Worker:
         self._pools.append(pool)
         return pool
 
+    def _new_h2_pool(self, loop: asyncio.AbstractEventLoop, origin: Origin) -> H2PoolAdapter:
+        spec = self.spec
+        pool = H2PoolAdapter(
+            H2Pool(
+                origin,
+                loop=loop,
+                connect_timeout_s=spec.connect_timeout_s,
+                request_timeout_s=spec.timeout_s,
+                ssl_context=make_h2_ssl_context(insecure=spec.insecure, ca_file=spec.ca_file)
+                if origin.is_tls
+                else None,
+                connections=spec.load.connections or 1,
+            )
+        )
+        self._pools.append(pool)
+        return pool
+
     def _make_executor(
-        self, loop: asyncio.AbstractEventLoop, pool: ConnectionPool, work: Work
+        self, loop: asyncio.AbstractEventLoop, pool: Pool, work: Work
     ) -> OpenExecutor | ClosedExecutor | ScriptRuntime:
         load, plan = self.spec.load, self.plan
         if self._runtime is not None:
@@ -223,7 +261,8 @@ class _Worker:
             self.recorder,
             iterations=_share(load.iterations, plan.index, plan.count),
             on_finished=self.finished.set,
-            shared_connections=load.connections is not None,
+            # on HTTP/2 users share the multiplexed connection: time them from submission
+            shared_connections=load.connections is not None or self.spec.http2,
         )
         loop.call_soon(self._scale, loop, executor)
         return executor
@@ -241,7 +280,7 @@ class _Worker:
         executor.scale_to(vu_share(total, self.plan.index, self.plan.count))
         loop.call_later(SCALE_EVERY_S, self._scale, loop, executor)
 
-    async def _run_until_done(self, loop: asyncio.AbstractEventLoop, pool: ConnectionPool) -> None:
+    async def _run_until_done(self, loop: asyncio.AbstractEventLoop, pool: Pool) -> None:
         load = self.spec.load
         duration_s = self.spec.duration_s
         timeout = None
@@ -293,14 +332,14 @@ class _Worker:
     def _probed(self, asked: int) -> None:
         self.recorder.loop_lag.append((time.monotonic_ns() - asked) // 1000)
 
-    def _tick(self, loop: asyncio.AbstractEventLoop, pool: ConnectionPool) -> None:
+    def _tick(self, loop: asyncio.AbstractEventLoop, pool: Pool) -> None:
         if self.finished.is_set():
             return
         self._flush(pool, final=False, unfinished=0)
         next_at = self.t0 + (self.second + 1) * _NS
         loop.call_later(max(0.0, (next_at - time.monotonic_ns()) / _NS), self._tick, loop, pool)
 
-    def _flush(self, pool: ConnectionPool, *, final: bool, unfinished: int) -> None:
+    def _flush(self, pool: Pool, *, final: bool, unfinished: int) -> None:
         now = time.monotonic_ns()
         cpu = time.process_time()
         names, gen = self.recorder.flush()
@@ -309,9 +348,7 @@ class _Worker:
         self.second += 1
         self._last_flush, self._cpu = now, cpu
 
-    def _gen_stats(
-        self, pool: ConnectionPool, now: int, cpu: float, unfinished: int
-    ) -> dict[str, Any]:
+    def _gen_stats(self, pool: Pool, now: int, cpu: float, unfinished: int) -> dict[str, Any]:
         executor = self._executor
         return {
             "wall_s": (now - self._last_flush) / _NS,

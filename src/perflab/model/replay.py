@@ -33,6 +33,7 @@ class ReplayPlan:
     entries: tuple[ReplayEntry, ...]
     skipped: tuple[tuple[int, str], ...] = ()  # (line number, reason)
     lines: int = 0
+    worker_share: bool = False  # entries are already one worker's share
 
     @property
     def duration_s(self) -> float:
@@ -40,4 +41,9 @@ class ReplayPlan:
 
     def share(self, worker: int, workers: int) -> tuple[ReplayEntry, ...]:
         """This worker's entries: every ``workers``-th, so each keeps the original pacing."""
-        return self.entries[worker::workers]
+        return self.entries if self.worker_share else self.entries[worker::workers]
+
+    def for_worker(self, worker: int, workers: int) -> ReplayPlan:
+        """Only what one worker needs: each spawned worker unpickles its share, not the
+        whole log (a million entries cost seconds to pickle per worker)."""
+        return ReplayPlan(self.source, self.share(worker, workers), (), self.lines, True)

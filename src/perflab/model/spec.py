@@ -75,6 +75,7 @@ class RunSpec:
     timeout_s: float = 60.0
     graceful_stop_s: float = 10.0
     insecure: bool = False
+    http2: bool = False  # URL mode over HTTP/2 (h2c, or TLS with ALPN)
     ca_file: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     replay: ReplayPlan | None = None
@@ -156,6 +157,7 @@ class RunSpec:
             "connect_timeout_s": self.connect_timeout_s,
             "timeout_s": self.timeout_s,
             "insecure": self.insecure,
+            "http2": self.http2,
             "tags": dict(self.tags),
             "script": None if self.script is None else self.script.to_config(),
             "replay": None

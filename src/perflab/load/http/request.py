@@ -16,7 +16,7 @@ from perflab.load.http.url import Origin, Target
 USER_AGENT = f"perflab/{__version__}"
 
 # RFC 9110 token: what a method or a header name may contain.
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # A field value may not carry CR, LF or NUL (they would split or corrupt the request).
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
 # Methods whose requests carry a body by definition: they get "Content-Length: 0" when empty,
@@ -46,7 +46,7 @@ class RequestSpec:
     def __post_init__(self) -> None:
         if self.target is _MISSING:
             raise TypeError("RequestSpec() missing required argument: 'target'")
-        if not _TOKEN.fullmatch(self.method):
+        if not TOKEN.fullmatch(self.method):
             raise UsageError(
                 f"HTTP method {self.method!r} is not valid; expected a token such as GET or POST",
             )
@@ -105,7 +105,7 @@ def parse_header(text: str) -> tuple[str, str]:
     """
     name, sep, value = text.partition(":")
     if not sep:
-        if text.endswith(";") and _TOKEN.fullmatch(text[:-1]):
+        if text.endswith(";") and TOKEN.fullmatch(text[:-1]):
             return text[:-1], ""
         raise UsageError(f"header {text!r} is not in the form 'Name: value'")
     name, value = name.strip(), value.strip()
@@ -115,10 +115,24 @@ def parse_header(text: str) -> tuple[str, str]:
     return name, value
 
 
+def sendable_header(name: object, value: object) -> bool:
+    """Whether a header can go on an HTTP/1.1 request as is (what ``RequestSpec`` accepts):
+    for data from files (HAR, logs) where a bad header is dropped rather than an error."""
+    if not isinstance(name, str) or not isinstance(value, str) or not TOKEN.fullmatch(name):
+        return False
+    if _BAD_VALUE.search(value):
+        return False
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_header(name: str, value: str) -> None:
     if not name:
         raise UsageError(f"header with value {value!r} has an empty name; expected 'Name: value'")
-    if not _TOKEN.fullmatch(name):
+    if not TOKEN.fullmatch(name):
         raise UsageError(
             f"header name {name!r} has characters not allowed in a header name "
             "(letters, digits and !#$%&'*+.^_`|~- only)",

@@ -49,6 +49,7 @@ class Overrides:
     connect_timeout_s: float = 10.0
     insecure: bool = False
     ca_file: str | None = None
+    http2: bool = False
 
 
 def script_spec(path: str | Path, overrides: Overrides | None = None) -> RunSpec:
@@ -82,7 +83,7 @@ def script_spec(path: str | Path, overrides: Overrides | None = None) -> RunSpec
             path=str(loaded.path),
             base_url=str(base_url),
             scenarios=tuple(scenarios),
-            http2=bool(opts.get("http2", False)),
+            http2=o.http2 or bool(opts.get("http2", False)),
         ),
     )
     spec.validate()

@@ -22,6 +22,7 @@ from typing import Any
 
 from perflab.load.arrivals import ArrivalSchedule, target_at, vu_share
 from perflab.load.executors import OpenExecutor, Work
+from perflab.load.h2 import H2Pool
 from perflab.load.http.pool import ConnectionPool
 from perflab.load.http.url import Origin, Target
 from perflab.load.recorder import Recorder
@@ -69,6 +70,7 @@ class ScriptRuntime:
         workers: int,
         t0_ns: int,
         make_pool: Callable[[Origin], ConnectionPool],
+        make_h2: Callable[[Origin], H2Pool],
         on_finished: Callable[[], None],
     ) -> None:
         assert spec.script is not None
@@ -81,6 +83,10 @@ class ScriptRuntime:
         self.base_url = spec.script.base_url
         self._make_pool = make_pool
         self._pools: dict[Origin, ConnectionPool] = {}
+        self.http2 = spec.script.http2
+        self.tls_insecure, self.ca_file = spec.insecure, spec.ca_file
+        self._make_h2 = make_h2
+        self._h2: dict[Origin, H2Pool] = {}
         self._on_finished = on_finished
         self._numbers = itertools.count()
         loaded = import_script(spec.script.path, worker=worker, workers=workers)
@@ -122,13 +128,20 @@ class ScriptRuntime:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         for scenario in self.scenarios:
-            scenario.close_sessions()
+            await scenario.close_sessions()
 
     # ---- services for scenarios and sessions ---------------------------------------------
     def pool(self, origin: Origin) -> ConnectionPool:
         pool = self._pools.get(origin)
         if pool is None:
             pool = self._pools[origin] = self._make_pool(origin)
+        return pool
+
+    def h2(self, origin: Origin) -> H2Pool:
+        """The worker's HTTP/2 pool for ``origin``: every user's streams share it."""
+        pool = self._h2.get(origin)
+        if pool is None:
+            pool = self._h2[origin] = self._make_h2(origin)
         return pool
 
     def next_number(self) -> int:
@@ -229,9 +242,9 @@ class _Scenario:
                 return name
         return utype.tasks[-1][0]
 
-    def close_sessions(self) -> None:
+    async def close_sessions(self) -> None:
         for session in self.sessions:
-            session.close()
+            await session.aclose()
 
 
 class _ClosedScenario(_Scenario):

@@ -21,14 +21,17 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from perflab.errors import UsageError
+from perflab.load.h2 import H2Pool
 from perflab.load.http.exchange import Exchange
 from perflab.load.http.pool import ConnectionPool, PinnedConnection
 from perflab.load.http.request import RequestSpec
+from perflab.load.http.tls import make_ssl_context
 from perflab.load.http.url import Origin, Target, parse_url
 from perflab.load.recorder import Recorder
 from perflab.load.script.checks import Check
 from perflab.load.script.cookies import CookieJar
 from perflab.load.script.response import Response
+from perflab.load.ws import WebSocketError, WebSocketSession
 
 WIRE_CACHE_MAX = 20_000
 _NO_JSON: Any = object()
@@ -45,9 +48,14 @@ class SessionHost(Protocol):
     loop: asyncio.AbstractEventLoop
     recorder: Recorder
     shared_connections: bool
+    http2: bool
+    tls_insecure: bool
+    ca_file: str | None
     wire_cache: dict[tuple[Any, ...], tuple[Target, bytes]]
 
     def pool(self, origin: Origin) -> ConnectionPool: ...
+
+    def h2(self, origin: Origin) -> H2Pool: ...
 
 
 class Session:
@@ -61,6 +69,7 @@ class Session:
         self.cookies = CookieJar()
         self._pinned: dict[Origin, PinnedConnection] = {}
         self._transactions: list[list[bool]] = []
+        self._websockets: list[WebSocketSession] = []
 
     # ---- requests ----------------------------------------------------------------------
     async def request(
@@ -87,28 +96,31 @@ class Session:
         ends the iteration (counted like any exception of the task).
         """
         method = method.upper()
-        if "://" in url:
-            full = url
-        else:
-            full = f"{self.base_url}{url if url.startswith('/') else '/' + url}"
-        if params:
-            full += ("&" if "?" in full else "?") + urlencode(params, doseq=True)
+        full = self._url(url, params)
         body, content_type = _body(json, data)
         merged = self._merge_headers(headers, content_type)
-        target, wire = self._wire(method, full, merged, body)
-        if self.cookies:
-            cookie = self.cookies.header(
-                target.origin.host, target.path, secure=target.origin.is_tls
-            )
-            if cookie:
-                merged = (*merged, ("Cookie", cookie))
-                target, wire = self._wire(method, full, merged, body)
-        label = name or f"{method} {target.path.split('?', 1)[0]}"
-        exchange = await self._send(target, wire, timeout)
         host = self._host
+        if host.http2:
+            target = self._target(full)
+            merged = self._with_cookies(target, merged)
+            exchange = await self._send_h2(target, method, merged, body, timeout)
+        else:
+            target, wire = self._wire(method, full, merged, body)
+            if self.cookies:
+                with_cookies = self._with_cookies(target, merged)
+                if with_cookies is not merged:
+                    target, wire = self._wire(method, full, with_cookies, body)
+            exchange = await self._send(target, wire, timeout)
+        label = name or f"{method} {target.path.split('?', 1)[0]}"
+        return self._observe(Response(exchange, method, full, label), target, checks, required)
+
+    def _observe(
+        self, response: Response, target: Target, checks: Sequence[Check], required: bool
+    ) -> Response:
+        """Record the exchange, keep its cookies, run the checks."""
+        host, exchange, label = self._host, response.exchange, response.name
         interval = host.recorder.name(label)
         interval.add(exchange, exchange.queued_ns, corrected=True)
-        response = Response(exchange, method, full, label)
         if exchange.headers:
             cookies = response.header_values("set-cookie")
             if cookies:
@@ -174,10 +186,108 @@ class Session:
         """Think time inside an iteration (between steps of a journey)."""
         await asyncio.sleep(seconds)
 
+    async def websocket(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> WebSocketSession:
+        """Open a WebSocket (``ws://``/``wss://``, or a path under the base URL).
+
+        The opening is recorded as ``WS connect NAME`` and each ``send_recv(data, timeout_s,
+        name=...)`` round trip as ``WS NAME``, beside the requests; the session's cookies
+        and default headers go with the upgrade request. Closed when the user stops.
+        Raises :class:`~perflab.load.ws.WebSocketError` when it cannot connect.
+        """
+        full = (
+            url if "://" in url else f"{self.base_url}{url if url.startswith('/') else '/' + url}"
+        )
+        full = "ws" + full[4:] if full.startswith("http") else full
+        label = name or full.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
+        target = self._target("http" + full[2:])
+        merged = self._with_cookies(target, self._merge_headers(headers, None))
+        recorder = self._host.recorder
+        ssl_ctx = None
+        if full.startswith("wss://"):
+            ssl_ctx = make_ssl_context(insecure=self._host.tls_insecure, ca_file=self._host.ca_file)
+
+        def on_latency(message_name: str, latency_ns: int) -> None:
+            recorder.group(f"WS {message_name}", "websocket").add(latency_ns // 1000, failed=False)
+
+        connect_group = recorder.group(f"WS connect {label}", "websocket")
+        try:
+            ws = await WebSocketSession.connect(
+                full,
+                headers=merged,
+                timeout_s=timeout,
+                ssl_context=ssl_ctx,
+                on_message_latency=on_latency,
+            )
+        except WebSocketError:
+            connect_group.add(0, failed=True)
+            raise
+        connect_group.add(ws.connect_ns // 1000, failed=False)
+        self._websockets.append(ws)
+        return ws
+
     def close(self) -> None:
         for conn in self._pinned.values():
             conn.close()
         self._pinned.clear()
+
+    async def aclose(self) -> None:
+        """Close the user's WebSockets and connections (its HTTP/2 pool is shared)."""
+        sockets, self._websockets = self._websockets, []
+        for ws in sockets:
+            await ws.close()
+        self.close()
+
+    def _url(self, url: str, params: Params) -> str:
+        full = url if "://" in url else f"{self.base_url}{'' if url[:1] == '/' else '/'}{url}"
+        if params:
+            full += ("&" if "?" in full else "?") + urlencode(params, doseq=True)
+        return full
+
+    def _with_cookies(
+        self, target: Target, headers: tuple[tuple[str, str], ...]
+    ) -> tuple[tuple[str, str], ...]:
+        if not self.cookies:
+            return headers
+        cookie = self.cookies.header(target.origin.host, target.path, secure=target.origin.is_tls)
+        return (*headers, ("Cookie", cookie)) if cookie else headers
+
+    def _target(self, url: str) -> Target:
+        cache = self._host.wire_cache
+        key = ("target", url)
+        hit = cache.get(key)
+        if hit is None:
+            if len(cache) >= WIRE_CACHE_MAX:
+                cache.clear()
+            hit = cache[key] = (parse_url(url), b"")
+        return hit[0]
+
+    async def _send_h2(
+        self,
+        target: Target,
+        method: str,
+        headers: tuple[tuple[str, str], ...],
+        body: bytes,
+        timeout: float | None,
+    ) -> Exchange:
+        future: asyncio.Future[Exchange] = self._host.loop.create_future()
+
+        def done(ex: Exchange) -> None:
+            if not future.done():
+                future.set_result(ex)
+
+        if timeout is not None and timeout <= 0:
+            raise UsageError(f"request timeout must be positive, got {timeout!r}")
+        self._host.h2(target.origin).submit(
+            method, target.path, headers, body, done, keep_body=True, timeout_s=timeout
+        )
+        return await future
 
     # ---- internals -----------------------------------------------------------------------
     def _merge_headers(
