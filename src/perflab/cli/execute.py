@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from perflab import load
 from perflab.cli.live import LiveView
 from perflab.errors import RunInterrupted
+from perflab.load.sink import RunSink, TeeSink
 from perflab.model import LoadModel, RunSpec
 from perflab.report.terminal import render_summary
 from perflab.store import RunWriter, new_run_dir
@@ -24,18 +26,28 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
 
 
 def execute(
-    spec: RunSpec, console: Console, *, out: Path | None, as_json: bool, quiet: bool
+    spec: RunSpec,
+    console: Console,
+    *,
+    out: Path | None,
+    as_json: bool,
+    quiet: bool,
+    extra_sinks: Sequence[RunSink] = (),
 ) -> int:
-    """Run ``spec`` (the target already checked reachable) and return the exit code."""
+    """Run ``spec`` (the target already checked reachable) and return the exit code.
+
+    ``extra_sinks`` (exporters, a live dashboard) see every second after the run directory.
+    """
     run_dir = out or new_run_dir(spec.name)
     writer = RunWriter(run_dir)
+    sink: RunSink = TeeSink(writer, *extra_sinks) if extra_sinks else writer
     previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
         live = LiveView(
             console, open_model=spec.load.model is LoadModel.OPEN, enabled=not (quiet or as_json)
         )
         with live:
-            doc = load.run(spec, sink=writer, on_progress=live, preflight=False)
+            doc = load.run(spec, sink=sink, on_progress=live, preflight=False)
     finally:
         signal.signal(signal.SIGTERM, previous)
     doc["path"] = str(run_dir)

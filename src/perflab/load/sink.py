@@ -31,3 +31,27 @@ class NullSink:
 
     def end(self, doc: dict[str, Any]) -> None:
         pass
+
+
+class TeeSink:
+    """Hands every event to several sinks in order (the run directory first, so a failing
+    exporter can never cost the stored results)."""
+
+    def __init__(self, *sinks: RunSink) -> None:
+        self.sinks = sinks
+
+    def begin(self, doc: dict[str, Any]) -> None:
+        for s in self.sinks:
+            s.begin(doc)
+
+    def interval(self, second: int, rows: list[dict[str, Any]], generator: dict[str, Any]) -> None:
+        for s in self.sinks:
+            s.interval(second, rows, generator)
+
+    def update(self, doc: dict[str, Any]) -> None:
+        for s in self.sinks:
+            s.update(doc)
+
+    def end(self, doc: dict[str, Any]) -> None:
+        for s in self.sinks:
+            s.end(doc)
