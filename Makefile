@@ -25,6 +25,8 @@ bench: $(STAMP)
 	bash bench/setup.sh
 	$(BIN)/python bench/bench_histogram.py
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_scenario.py
+	$(BIN)/python bench/bench_report.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

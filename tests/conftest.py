@@ -6,6 +6,7 @@ because that server freezes only once per process.
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) omits the repo root
     sys.path.insert(0, str(ROOT))
 
+from tests.pg import pg_url  # noqa: E402, F401
 from tests.servers.launch import ServerProcess, start_server  # noqa: E402
 
 ServerFactory = Callable[..., ServerProcess]
@@ -30,6 +32,19 @@ class TlsFiles:
     ca_file: str
     certfile: str
     keyfile: str
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every run the suite makes (in process or in a child) is indexed in a throwaway catalog,
+    never in ``./perflab.db`` of the checkout; tests that need their own set PERFLAB_DB."""
+    saved = os.environ.get("PERFLAB_DB")
+    os.environ["PERFLAB_DB"] = str(tmp_path_factory.mktemp("catalog") / "perflab.db")
+    yield
+    if saved is None:
+        os.environ.pop("PERFLAB_DB", None)
+    else:
+        os.environ["PERFLAB_DB"] = saved
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ worker_processes 1;
 daemon off;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
-events {{ worker_connections 4096; }}
+worker_rlimit_nofile 20000;
+events {{ worker_connections 16384; }}
 http {{
     access_log off;
     default_type text/plain;
@@ -111,12 +112,24 @@ class Nginx:
 
     def served(self) -> int:
         """Requests nginx has served so far (stub_status; this request included)."""
+        data = self._status()
+        m = re.search(rb"\n\s*\d+\s+\d+\s+(\d+)\s*\n", data)
+        if m is None:
+            raise RuntimeError(f"unexpected stub_status reply: {data[-200:]!r}")
+        return int(m.group(1))
+
+    def _status(self) -> bytes:
         with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
             sock.sendall(b"GET /nginx_status HTTP/1.0\r\n\r\n")
             data = b""
             while chunk := sock.recv(4096):
                 data += chunk
-        m = re.search(rb"\n\s*\d+\s+\d+\s+(\d+)\s*\n", data)
+        return data
+
+    def active(self) -> int:
+        """Open client connections right now (stub_status; this request included)."""
+        data = self._status()
+        m = re.search(rb"Active connections:\s*(\d+)", data)
         if m is None:
             raise RuntimeError(f"unexpected stub_status reply: {data[-200:]!r}")
         return int(m.group(1))

@@ -86,17 +86,22 @@ RATIO_FIELDS = {  # ratio name -> (Sample field, True when perflab / peer, else 
 }
 
 
-def ratios(runs: dict[str, list[Sample]]) -> dict[str, dict[str, Any]]:
-    """perflab against each peer: RPS, and requests per CPU-second (whole run and steady).
+def ratios(
+    runs: dict[str, list[Sample]],
+    mine: str = "perflab",
+    targets: dict[str, float] = TARGETS,
+) -> dict[str, dict[str, Any]]:
+    """``mine`` against each peer of ``targets``: RPS, and requests per CPU-second (whole run
+    and steady).
 
     Each ratio is the median of per-round ratios (perflab's run i against the peer's run i),
     over the rounds where both runs were quiet if there are any: the host's speed drifts
     between rounds, and pairing cancels much of that drift.
     """
-    mine = runs.get("perflab", [])
+    own = runs.get(mine, [])
     out: dict[str, dict[str, Any]] = {}
-    for peer, target in TARGETS.items():
-        pairs = [(a, b) for a, b in zip(mine, runs.get(peer, []), strict=False)
+    for peer, target in targets.items():
+        pairs = [(a, b) for a, b in zip(own, runs.get(peer, []), strict=False)
                  if a.status == b.status == "ok"]  # fmt: skip
         quiet = [(a, b) for a, b in pairs if not (a.noisy or b.noisy)]
         use = quiet or pairs

@@ -14,8 +14,9 @@ def fmt(v: float | None, spec: str = ",.0f") -> str:
     return "-" if v is None else format(v, spec)
 
 
-def ok_mark(v: float | None, met: bool) -> str:
-    return "-" if v is None else f"[{'green' if met else 'red'}]{v:.2f}x"
+def ok_mark(v: float | None, met: bool, spec: str = ".2f", suffix: str = "x") -> str:
+    """A figure in green when it meets its target, red when not."""
+    return "-" if v is None else f"[{'green' if met else 'red'}]{v:{spec}}{suffix}"
 
 
 def new_table(title: str, cols: str) -> Table:
@@ -108,10 +109,10 @@ def open_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
     return t
 
 
-def ratio_table(rat: dict[str, dict[str, Any]]) -> Table:
-    """perflab against each peer, green where the target is met."""
+def ratio_table(rat: dict[str, dict[str, Any]], mine: str = "perflab") -> Table:
+    """``mine`` against each peer, green where the target is met."""
     t = new_table(
-        "perflab / peer, median over rounds (CPU efficiency = peer µs/req ÷ perflab µs/req)",
+        f"{mine} / peer, median over rounds (CPU efficiency = peer µs/req ÷ {mine} µs/req)",
         "peer|RPS|CPU efficiency|steady CPU efficiency|target|rounds",
     )
     for peer, r in rat.items():

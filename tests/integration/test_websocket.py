@@ -70,7 +70,7 @@ def test_recv_timeout_raises_and_leaves_the_session_usable(ws_url: str) -> None:
 
     timeout, waited, reply = run(main)
     assert isinstance(timeout, TimeoutError) and timeout.kind is ErrorKind.TIMEOUT
-    assert 0.1 <= waited < 1.0
+    assert 0.098 <= waited < 1.0  # event-loop timers may fire up to ~1 ms early
     assert reply == "still here"
 
 

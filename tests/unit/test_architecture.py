@@ -47,8 +47,33 @@ def test_report_never_imports_the_engine() -> None:
         assert not any(n.startswith("perflab.load") for n in _imports(path)), path
 
 
+def test_export_uses_only_the_pure_base() -> None:
+    allowed = ("perflab.stats", "perflab.model", "perflab.errors", "perflab.lazy", "perflab.export")
+    for path in _package_files("export"):
+        ours = {n for n in _imports(path) if n.startswith("perflab")}
+        assert all(n.startswith(allowed) or n == "perflab" for n in ours), (path, ours)
+
+
+def test_ui_serves_stored_results_and_never_drives_the_engine() -> None:
+    """ui -> store, report; plus the exporters' live folding and the compare facade."""
+    allowed = ("perflab.store", "perflab.report", "perflab.model", "perflab.stats")
+    allowed += ("perflab.errors", "perflab.lazy", "perflab.export", "perflab.compare", "perflab.ui")
+    for path in _package_files("ui"):
+        ours = {n for n in _imports(path) if n.startswith("perflab")}
+        assert all(n.startswith(allowed) for n in ours), (path, ours)
+
+
 @pytest.mark.parametrize(
-    "module", ["perflab.model", "perflab.stats", "perflab.store", "perflab.load", "perflab.demo"]
+    "module",
+    [
+        "perflab.export",
+        "perflab.model",
+        "perflab.stats",
+        "perflab.store",
+        "perflab.load",
+        "perflab.demo",
+        "perflab.ui",
+    ],
 )
 def test_all_matches_the_namespace(module: str) -> None:
     mod = importlib.import_module(module)

@@ -9,12 +9,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from rich.console import Console
 
 from perflab import load
 from perflab.cli.live import LiveView
-from perflab.errors import RunInterrupted
+from perflab.errors import PerflabError, RunInterrupted
 from perflab.load.sink import RunSink, TeeSink
 from perflab.model import LoadModel, RunSpec
 from perflab.report.terminal import render_summary
@@ -23,6 +24,24 @@ from perflab.store import RunWriter, new_run_dir
 
 def _sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # a CI runner's stop is an interrupt: keep what was measured
+
+
+def index_run(doc: dict[str, Any] | None, run_dir: Path) -> None:
+    """Index the run in the catalog; a catalog problem costs one warning, never the run."""
+    if doc is None:
+        return
+    from perflab.store.catalog import Catalog  # here: SQLAlchemy is not for every command
+
+    try:
+        with Catalog.open() as catalog:
+            catalog.index_run(doc, run_dir)
+    except PerflabError as exc:
+        print(
+            f"perflab: warning: run not indexed in the catalog: {exc.one_line()}", file=sys.stderr
+        )
+    except Exception as exc:  # the run directory is saved; the catalog can catch up later
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        print(f"perflab: warning: run not indexed in the catalog: {reason}", file=sys.stderr)
 
 
 def execute(
@@ -50,6 +69,7 @@ def execute(
             doc = load.run(spec, sink=sink, on_progress=live, preflight=False)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        index_run(writer.last_doc, run_dir)  # also a failed or interrupted run's last state
     doc["path"] = str(run_dir)
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")

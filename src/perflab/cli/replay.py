@@ -12,8 +12,10 @@ from rich.console import Console
 
 from perflab import load
 from perflab.cli.execute import execute
+from perflab.cli.exporters import ExportPlan, LingerOption, OtlpOption, PrometheusOption
 from perflab.cli.live import human_console
 from perflab.cli.runspec import parse_tags
+from perflab.cli.ui import UiLingerOption, UiOption, UiPlan
 from perflab.errors import UsageError
 from perflab.load.http.url import parse_url
 from perflab.load.replay import ParsedReplay, parse_speed, rates, read_replay
@@ -88,6 +90,11 @@ def replay(
     connect_timeout: Annotated[str, typer.Option(help="TCP connect timeout.")] = "10s",
     insecure: Annotated[bool, typer.Option(help="Skip TLS certificate verification.")] = False,
     cacert: Annotated[str | None, typer.Option(help="CA bundle for HTTPS.")] = None,
+    prometheus: PrometheusOption = None,
+    prometheus_linger: LingerOption = "0s",
+    otlp: OtlpOption = None,
+    ui: UiOption = None,
+    ui_linger: UiLingerOption = "0s",
     as_json: Annotated[bool, typer.Option("--json", help="Print only the summary JSON.")] = False,
     quiet: Annotated[bool, typer.Option(help="No plan, live view or summary (CI).")] = False,
 ) -> int:
@@ -117,11 +124,15 @@ def replay(
         insecure=insecure,
         cacert=cacert,
     )
+    exports = ExportPlan.parse(prometheus, prometheus_linger, otlp)
+    dashboard = UiPlan.parse(ui, ui_linger)
     console = human_console()
     if not quiet:
         _describe(console, parsed, speed=factor, rate=rate)
     load.check_reachable(parse_url(origin).origin, spec.connect_timeout_s)
-    return execute(spec, console, out=out, as_json=as_json, quiet=quiet)
+    with exports.start() as sinks, dashboard.start() as ui_sinks:
+        extra = [*sinks, *ui_sinks]
+        return execute(spec, console, out=out, as_json=as_json, quiet=quiet, extra_sinks=extra)
 
 
 def _origin(target: str) -> str:

@@ -9,8 +9,10 @@ import typer
 
 from perflab import load
 from perflab.cli.execute import execute
+from perflab.cli.exporters import ExportPlan, LingerOption, OtlpOption, PrometheusOption
 from perflab.cli.live import human_console
 from perflab.cli.runspec import DEFAULT_MAX_INFLIGHT, build_spec, parse_tags
+from perflab.cli.ui import UiLingerOption, UiOption, UiPlan
 from perflab.load.http.url import parse_url
 from perflab.load.script.plan import Overrides, script_spec
 from perflab.model import parse_duration
@@ -29,6 +31,8 @@ Examples:
   perflab run http://127.0.0.1:8080/ --http2 --vus 100 --duration 30s
 
   perflab run examples/checkout_journey.py --base-url http://127.0.0.1:8000 --duration 1m
+
+  perflab run http://127.0.0.1:8080/ --rate 200/s --duration 10m --prometheus :9464
 """
 
 
@@ -90,6 +94,11 @@ def run(
         ),
     ] = False,
     cacert: Annotated[str | None, typer.Option(help="CA bundle for HTTPS.")] = None,
+    prometheus: PrometheusOption = None,
+    prometheus_linger: LingerOption = "0s",
+    otlp: OtlpOption = None,
+    ui: UiOption = None,
+    ui_linger: UiLingerOption = "0s",
     as_json: Annotated[bool, typer.Option("--json", help="Print only the summary JSON.")] = False,
     quiet: Annotated[bool, typer.Option(help="No live view or summary (CI).")] = False,
 ) -> int:
@@ -142,6 +151,10 @@ def run(
             cacert=cacert,
             http2=http2,
         )
+    exports = ExportPlan.parse(prometheus, prometheus_linger, otlp)
+    dashboard = UiPlan.parse(ui, ui_linger)
     console = human_console()
     load.check_reachable(parse_url(spec.requests[0].url).origin, spec.connect_timeout_s)
-    return execute(spec, console, out=out, as_json=as_json, quiet=quiet)
+    with exports.start() as sinks, dashboard.start() as ui_sinks:
+        extra = [*sinks, *ui_sinks]
+        return execute(spec, console, out=out, as_json=as_json, quiet=quiet, extra_sinks=extra)

@@ -75,6 +75,7 @@ class GeneratorHealth:
                 self.precise_timer = bool(g["precise_timer"])
         connections = sum(g["connections"] for g in gens)
         inflight = sum(g["inflight"] for g in gens)
+        vus = [g["vus"] for g in gens if g.get("vus") is not None]  # closed model only
         self.max_connections = max(self.max_connections, connections)
         self.max_inflight = max(self.max_inflight, inflight)
         return {
@@ -83,6 +84,7 @@ class GeneratorHealth:
             "cpu_pct_max": round(max(cpu_pct, default=0.0), 2),
             "inflight": inflight,
             "connections": connections,
+            "vus": sum(vus) if vus else None,
             "sched_lag_hist": sched.to_bytes(),
             "loop_lag_hist": loop.to_bytes(),
         }

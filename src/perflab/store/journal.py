@@ -28,7 +28,7 @@ def _encode(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _decode(row: dict[str, Any]) -> dict[str, Any]:
+def decode_row(row: dict[str, Any]) -> dict[str, Any]:
     return {
         k: base64.b64decode(v[len(_B64) :]) if isinstance(v, str) and v.startswith(_B64) else v
         for k, v in row.items()
@@ -59,7 +59,7 @@ def read_journal(path: Path) -> Iterator[dict[str, Any]]:
         for line in fh:
             if not line.endswith(b"\n"):
                 return  # a torn last line from a crash
-            yield _decode(json.loads(line))
+            yield decode_row(json.loads(line))
 
 
 _JSON_COLUMNS = b"perflab.json_columns"

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from perflab.errors import UsageError
+from perflab.errors import PerflabError, TargetError, UsageError
 from perflab.store.atomic import write_json_atomic
 from perflab.store.journal import Journal, compact, read_rows
 
@@ -88,10 +88,39 @@ def read_generator(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def find_run(ref: str, root: Path = DEFAULT_ROOT) -> Path:
-    """A run by path, id prefix (like git), or name (the newest run of that name)."""
+    """A run by path, id prefix (like git), or name (the newest run of that name).
+
+    The catalog answers first: it also knows runs written elsewhere with ``--out``. The scan
+    of ``root`` covers runs it lacks, a run whose directory moved, and having no catalog.
+    """
     path = Path(ref)
     if path.exists():
         return path if path.is_dir() else path.parent
+    found = _from_catalog(ref)
+    return found if found is not None else _scan(ref, root)
+
+
+def _from_catalog(ref: str) -> Path | None:
+    """The run's directory per the catalog; None when it has no such run or cannot be used.
+
+    An ambiguous prefix is still an error: the scan would find the same runs or fewer.
+    """
+    from perflab.store.catalog import Catalog  # here: SQLAlchemy only for look-ups
+
+    try:
+        catalog = Catalog.open(create=False)  # a look-up leaves no perflab.db behind
+    except PerflabError:
+        return None
+    try:
+        row = catalog.lookup(ref)
+    except TargetError:
+        return None
+    finally:
+        catalog.close()
+    return row.path if row is not None and (row.path / "run.json").exists() else None
+
+
+def _scan(ref: str, root: Path) -> Path:
     candidates = []
     for run_json in sorted(root.glob("*/run.json")):
         try:

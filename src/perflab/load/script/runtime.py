@@ -271,7 +271,8 @@ class _ClosedScenario(_Scenario):
             return
         total = int(target_at(load.start, load.stages, elapsed) + 1e-9)
         self._scale_to(vu_share(total, self.rt.worker, self.rt.workers))
-        self.rt.loop.call_later(SCALE_EVERY_S, self._scale)
+        # the last tick lands on the deadline itself, so no iteration starts after it
+        self.rt.loop.call_later(min(SCALE_EVERY_S, load.duration_s - elapsed), self._scale)
 
     def _scale_to(self, target: int) -> None:
         live = [vu for vu in self.vus if not vu.retired]
@@ -288,7 +289,8 @@ class _ClosedScenario(_Scenario):
             await self.hook(vu, "on_start")
             think, pacing = vu.type.think, vu.type.pacing_s
             rng = random.Random(f"{self.spec.name}:{self.rt.worker}:{vu.number}")
-            while not vu.retired:
+            end_ns = self.start_ns + int(self.spec.load.duration_s * _NS)
+            while not vu.retired and time.monotonic_ns() < end_ns:
                 if self.budget is not None:
                     if self.started >= self.budget:
                         self._budget_spent()

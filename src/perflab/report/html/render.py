@@ -1,0 +1,159 @@
+"""One self-contained HTML page per run or comparison: Jinja2 markup, plotly.js inlined once.
+
+The page needs no network: the CSS, plotly.js and the figures (as JSON) are all inside it.
+Figures travel in a ``<script type="application/json">`` block with ``<``, ``>`` and ``&``
+escaped, so no value (a request name, an error message) can end the script early. A small
+inline script draws every ``[data-figure]`` container, then sets ``data-rendered`` (charts
+drawn) and ``data-failed`` on ``<body>``; a chart that fails shows why, in its place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from perflab.report import summary
+from perflab.report.changes import comparison_rows
+from perflab.report.html.comparison import comparison_figures
+from perflab.report.html.data import run_data
+from perflab.report.html.figures import run_figures
+
+TEMPLATES = Path(__file__).parent / "templates"
+_CONFIG_LIMIT = 40_000  # characters of config JSON shown; replay configs can be huge
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pretty"] = pretty
+    return env
+
+
+@cache
+def plotly_js() -> str:
+    """plotly.js, minified, as shipped inside the plotly Python package (read once)."""
+    from plotly.offline import get_plotlyjs
+
+    source: str = get_plotlyjs()
+    if "</script" in source.lower():  # would end the inline <script> early
+        source = source.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
+    return source
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities become null: JSON.parse rejects them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if value and all(type(v) is float for v in value):
+            return [v if math.isfinite(v) else None for v in value]
+        return [_finite(v) for v in value]
+    return value
+
+
+def script_json(value: Any) -> Markup:
+    """JSON that is safe inside an HTML ``<script>`` element."""
+    text = json.dumps(_finite(value), separators=(",", ":"), allow_nan=False)
+    for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(raw, escaped)
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return Markup(text)
+
+
+def pretty(value: Any) -> str:
+    text = json.dumps(value, indent=2, sort_keys=False, default=str, ensure_ascii=False)
+    if len(text) > _CONFIG_LIMIT:
+        text = text[:_CONFIG_LIMIT] + f"\n... ({len(text) - _CONFIG_LIMIT:,} more characters)"
+    return text
+
+
+def _page(template: str, figures: Mapping[str, Any], **context: Any) -> str:
+    return (
+        _environment()
+        .get_template(template)
+        .render(
+            figures=figures,
+            figures_json=script_json(figures),
+            plotly_js=Markup(plotly_js()),
+            plotly_version=_version("plotly"),
+            version=_version("perflab"),
+            generated=time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
+            **context,
+        )
+    )
+
+
+def run_context(doc: Mapping[str, Any]) -> dict[str, Any]:
+    generator = doc.get("generator") or {}
+    return {
+        "doc": doc,
+        "verdict": summary.verdict(doc),
+        "numbers": summary.key_numbers(doc),
+        "thresholds": summary.thresholds(doc),
+        "requests": summary.request_rows(doc),
+        "target": summary.target(doc),
+        "errors_by_kind": (doc.get("totals") or {}).get("errors_by_kind") or {},
+        "transactions": doc.get("transactions") or {},
+        "checks": doc.get("checks") or {},
+        "exceptions": doc.get("exceptions") or [],
+        "generator": generator,
+        "environment": summary.redacted(doc.get("environment") or {}),
+        "config": summary.redacted(doc.get("config") or {}),
+        "tags": summary.redacted((doc.get("config") or {}).get("tags") or {}),
+    }
+
+
+def render_run(
+    doc: Mapping[str, Any],
+    intervals: Sequence[Mapping[str, Any]],
+    generator: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """The HTML report of one run (run.json's document plus its interval and generator rows)."""
+    data = run_data(doc, intervals, generator)
+    figures = run_figures(doc, data)
+    return _page("run.html.j2", figures, data=data, **run_context(doc))
+
+
+def render_comparison(
+    comparison: Mapping[str, Any],
+    base_doc: Mapping[str, Any],
+    base_intervals: Sequence[Mapping[str, Any]],
+    cand_doc: Mapping[str, Any],
+    cand_intervals: Sequence[Mapping[str, Any]],
+) -> str:
+    """The HTML report of an A/B comparison (``perflab.compare.compare_runs``' result)."""
+    base = run_data(base_doc, base_intervals)
+    cand = run_data(cand_doc, cand_intervals)
+    figures = comparison_figures(comparison, base, cand)
+    return _page(
+        "compare.html.j2",
+        figures,
+        comparison=comparison,
+        rows=comparison_rows(comparison),
+        base=run_context(base_doc),
+        cand=run_context(cand_doc),
+    )

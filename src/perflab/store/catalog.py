@@ -1,0 +1,274 @@
+"""The run catalog: one SQL table row per run, for ``history``, ``show``, ``compare`` and the UI.
+
+The run directory stays the source of truth; the catalog is an index over run documents
+(everything it holds can be rebuilt from ``run.json`` files), which is why an indexing failure
+never fails a run. SQLite (``./perflab.db``) serves one machine; PostgreSQL serves a team
+(``PERFLAB_DB=postgresql://user@host/db``).
+
+Concurrency: two CI jobs may index at once. Every write is one short transaction; SQLite runs
+in WAL mode (readers never block the writer) with a busy timeout, and write transactions start
+with ``BEGIN IMMEDIATE`` so they queue for the lock instead of failing on a read-to-write
+upgrade; a run is upserted by id, so indexing it again is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, exists, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+
+from perflab.errors import PerflabError, UsageError
+from perflab.store.dsn import CatalogLocation, connect, locate
+from perflab.store.migrations import (
+    LATEST,
+    check_not_newer,
+    current_version,
+    migrate,
+    run_tags,
+    runs,
+)
+from perflab.store.rundir import DEFAULT_ROOT, load_run
+from perflab.store.runrow import RunRow, run_columns, run_tags_of
+
+_CHUNK = 500  # ids per IN (...): well under SQLite's bound-parameter limit
+_ROW_COLUMNS = [runs.c[f.name] for f in fields(RunRow) if f.name != "tags"]
+
+
+class Catalog:
+    """An open catalog. Use :meth:`open`; close it (or use ``with``) to release connections."""
+
+    def __init__(self, engine: Engine, location: CatalogLocation) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(perflab_write=True)
+        self._location = location
+        self.url = location.display
+        """Where the catalog lives, password replaced by ``***``: safe to print."""
+
+    @classmethod
+    def open(cls, url: str | None = None, *, create: bool = True) -> Catalog:
+        """Open (and create or upgrade) the catalog at ``url``.
+
+        ``url``: a SQLite path or ``sqlite:///`` URL, or ``postgresql://user:pw@host/db``;
+        None means ``$PERFLAB_DB``, else ``./perflab.db``. ``create=False`` raises UsageError
+        instead of creating a missing SQLite file, for look-ups that should leave no trace.
+        Raises TargetError when PostgreSQL cannot be reached, UsageError for a bad URL or a
+        file that is not a catalog.
+        """
+        location = locate(url)
+        if not create and location.sqlite_path and not location.sqlite_path.exists():
+            raise UsageError(f"no catalog at {location.display}")
+        catalog = cls(connect(location), location)
+        try:
+            catalog._prepare()
+        except BaseException:
+            catalog.close()
+            raise
+        return catalog
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Catalog({self.url!r})"
+
+    def schema_version(self) -> int:
+        with self._translate(), self._engine.connect() as conn:
+            return current_version(conn)
+
+    def index_run(self, doc: Mapping[str, Any], path: Path) -> str:
+        """Insert or update the run ``doc`` stored in directory ``path``; returns its id.
+
+        Idempotent (an upsert by id): a run indexed again, say by ``history`` after its own
+        indexing failed, keeps one row whose fields and tags are those of the last call.
+        """
+        values = run_columns(doc, path)
+        values["indexed_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        tags = [{"run_id": values["id"], "key": k, "value": v} for k, v in run_tags_of(doc)]
+        with self._translate(), self._writer.begin() as conn:
+            conn.execute(self._upsert(values))
+            conn.execute(delete(run_tags).where(run_tags.c.run_id == values["id"]))
+            if tags:
+                conn.execute(insert(run_tags), tags)
+        return str(values["id"])
+
+    def index_directory(self, root: Path = DEFAULT_ROOT) -> int:
+        """Index the runs under ``root`` (``root/*/run.json``) that the catalog lacks.
+
+        Cheap on a warm catalog: directories whose path is catalogued are not opened, and a
+        run found elsewhere under the same id keeps its row. Unreadable or foreign run.json
+        files are skipped. Returns how many runs were added.
+        """
+        run_dirs = [f.parent.resolve() for f in sorted(root.glob("*/run.json"))]
+        if not run_dirs:
+            return 0
+        prefix = f"{root.resolve()}/"
+        with self._translate(), self._engine.connect() as conn:
+            known = set(
+                conn.execute(
+                    select(runs.c.path).where(runs.c.path.startswith(prefix, autoescape=True))
+                ).scalars()
+            )
+        docs: dict[str, tuple[dict[str, Any], Path]] = {}
+        for run_dir in run_dirs:
+            if str(run_dir) in known:
+                continue
+            try:
+                doc = load_run(run_dir)
+            except UsageError:
+                continue
+            docs.setdefault(str(doc.get("id")), (doc, run_dir))
+        with self._translate(), self._engine.connect() as conn:
+            have = self._existing_ids(conn, list(docs))
+        for run_id, (doc, run_dir) in docs.items():
+            if run_id not in have:
+                self.index_run(doc, run_dir)
+        return len(docs.keys() - have)
+
+    def list_runs(
+        self,
+        name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        limit: int | None = 50,
+        *,
+        kind: str = "load",
+    ) -> list[RunRow]:
+        """Runs newest first, filtered by name and by every ``tags`` pair (all must match)."""
+        query = select(*_ROW_COLUMNS).where(runs.c.kind == kind)
+        if name is not None:
+            query = query.where(runs.c.name == name)
+        for key, value in (tags or {}).items():
+            tagged = exists().where(
+                run_tags.c.run_id == runs.c.id, run_tags.c.key == key, run_tags.c.value == value
+            )
+            query = query.where(tagged)
+        query = query.order_by(runs.c.started_at.desc().nulls_last(), runs.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self._translate(), self._engine.connect() as conn:
+            return self._rows(conn, query)
+
+    def get(self, run_id: str) -> RunRow | None:
+        """The run with exactly this id."""
+        with self._translate(), self._engine.connect() as conn:
+            found = self._rows(conn, select(*_ROW_COLUMNS).where(runs.c.id == run_id))
+        return found[0] if found else None
+
+    def summary(self, run_id: str) -> dict[str, Any] | None:
+        """The run document as indexed (useful when its directory is on another machine)."""
+        with self._translate(), self._engine.connect() as conn:
+            text = conn.execute(select(runs.c.summary).where(runs.c.id == run_id)).scalar()
+        return None if text is None else dict(json.loads(text))
+
+    def lookup(self, ref: str) -> RunRow | None:
+        """The run ``ref`` names: an exact id, else a name (its newest run), else an id prefix.
+
+        Names come before prefixes as refs come before abbreviated hashes in git: a name is
+        deliberate, a prefix a shorthand. Raises UsageError when a prefix matches several ids
+        (saying how many); returns None when nothing matches.
+        """
+        if not ref:
+            raise UsageError("empty run reference: give an id prefix, a name or a path")
+        found = self.get(ref)
+        if found is None:
+            named = self.list_runs(name=ref, limit=1)
+            found = named[0] if named else None
+        if found is not None:
+            return found
+        matches = runs.c.id.startswith(ref, autoescape=True)
+        with self._translate(), self._engine.connect() as conn:
+            count = conn.execute(select(func.count()).where(matches)).scalar_one()
+            if count > 1:
+                raise UsageError(
+                    f"run {ref!r} is ambiguous: {count} run ids start with it; give more digits"
+                )
+            rows = self._rows(conn, select(*_ROW_COLUMNS).where(matches)) if count else []
+        return rows[0] if rows else None
+
+    def resolve(self, ref: str) -> Path:
+        """The directory of run ``ref``: a path (returned as is), an id prefix or a name."""
+        path = Path(ref)
+        if ref and path.exists():
+            return path if path.is_dir() else path.parent
+        found = self.lookup(ref)
+        if found is None:
+            raise UsageError(
+                f"no run {ref!r}: not a path, and no id, id prefix or name in the catalog "
+                f"{self.url}"
+            )
+        return found.path
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Bring the schema up to date; a quick unlocked read first, as it nearly always is."""
+        with self._translate(), self._engine.connect() as conn:
+            version = current_version(conn)
+        check_not_newer(version, self.url)
+        if version < LATEST:
+            with self._translate(), self._writer.begin() as conn:
+                migrate(conn, self.url)
+
+    def _upsert(self, values: dict[str, Any]) -> Any:
+        update = [c for c in values if c != "id"]
+        if self._engine.dialect.name == "postgresql":
+            pg = postgresql.insert(runs).values(values)
+            return pg.on_conflict_do_update(
+                index_elements=[runs.c.id], set_={c: pg.excluded[c] for c in update}
+            )
+        lite = sqlite.insert(runs).values(values)
+        return lite.on_conflict_do_update(
+            index_elements=[runs.c.id], set_={c: lite.excluded[c] for c in update}
+        )
+
+    def _existing_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
+        have: set[str] = set()
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            have.update(conn.execute(select(runs.c.id).where(runs.c.id.in_(chunk))).scalars())
+        return have
+
+    def _rows(self, conn: Connection, query: Any) -> list[RunRow]:
+        found = [dict(m) for m in conn.execute(query).mappings()]
+        tags: dict[str, dict[str, str]] = {}
+        ids = [r["id"] for r in found]
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            pairs = select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
+                run_tags.c.run_id.in_(chunk)
+            )
+            for run_id, key, value in conn.execute(pairs):
+                tags.setdefault(run_id, {})[key] = value
+        return [
+            RunRow(**{**r, "path": Path(r["path"]), "tags": tags.get(r["id"], {})}) for r in found
+        ]
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        """Database errors become perflab's: TargetError (exit 3) or UsageError (exit 2)."""
+        try:
+            yield
+        except PerflabError:
+            raise
+        except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            raise self._location.error(exc, unreachable=_is_unreachable(exc)) from exc
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
