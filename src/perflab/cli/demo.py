@@ -101,5 +101,9 @@ def demo(
         print(json.dumps(doc, indent=2))
     elif not quiet:
         render_summary(doc, console, path=str(run_dir))
-        console.print(f"next: perflab show {doc['id'][:8]}")
+        short = doc["id"][:8]
+        console.print(
+            f"next: perflab show {short}  ·  perflab report {short}  ·  perflab ui"
+            "  (the dashboard on http://127.0.0.1:8089)"
+        )
     return 0 if doc["status"] == "passed" else 1
