@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_scenario.py
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_detect.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

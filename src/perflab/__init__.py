@@ -5,3 +5,7 @@ typed Python API first and a command (``perflab ...``) second.
 """
 
 __version__ = "0.1.0"
+
+from perflab.lazy import lazy_exports
+
+__getattr__ = lazy_exports("perflab", {"benchmark": "perflab.bench.registry"})

@@ -54,6 +54,22 @@ def test_export_uses_only_the_pure_base() -> None:
         assert all(n.startswith(allowed) or n == "perflab" for n in ours), (path, ours)
 
 
+def test_detect_uses_stats_model_and_store_only() -> None:
+    allowed = ("perflab.stats", "perflab.model", "perflab.store", "perflab.errors")
+    allowed += ("perflab.lazy", "perflab.detect")
+    for path in _package_files("detect"):
+        ours = {n for n in _imports(path) if n.startswith("perflab")}
+        assert all(n.startswith(allowed) for n in ours), (path, ours)
+
+
+def test_bench_uses_stats_model_and_store_only() -> None:
+    allowed = ("perflab.stats", "perflab.model", "perflab.store", "perflab.errors")
+    allowed += ("perflab.lazy", "perflab.environment", "perflab.bench")
+    for path in _package_files("bench"):
+        ours = {n for n in _imports(path) if n.startswith("perflab")}
+        assert all(n.startswith(allowed) for n in ours), (path, ours)
+
+
 def test_ui_serves_stored_results_and_never_drives_the_engine() -> None:
     """ui -> store, report; plus the exporters' live folding and the compare facade."""
     allowed = ("perflab.store", "perflab.report", "perflab.model", "perflab.stats")
@@ -73,6 +89,7 @@ def test_ui_serves_stored_results_and_never_drives_the_engine() -> None:
         "perflab.load",
         "perflab.demo",
         "perflab.ui",
+        "perflab.detect",
     ],
 )
 def test_all_matches_the_namespace(module: str) -> None:

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 import typer
 
+from perflab.cli import bench as bench_cmd
 from perflab.cli import compare as compare_cmd
 from perflab.cli import demo as demo_cmd
+from perflab.cli import detect as detect_cmd
 from perflab.cli import history as history_cmd
 from perflab.cli import replay as replay_cmd
 from perflab.cli import report as report_cmd
@@ -35,10 +37,12 @@ app.command("run", no_args_is_help=True, epilog=run_cmd.EXAMPLES)(run_cmd.run)
 app.command("show", no_args_is_help=True, epilog=show_cmd.EXAMPLES)(show_cmd.show)
 app.command("compare", no_args_is_help=True, epilog=compare_cmd.EXAMPLES)(compare_cmd.compare)
 app.command("history", epilog=history_cmd.EXAMPLES)(history_cmd.history)
+app.add_typer(bench_cmd.bench_app, name="bench")
 app.command("demo", epilog=demo_cmd.EXAMPLES)(demo_cmd.demo)
 app.command("replay", no_args_is_help=True, epilog=replay_cmd.EXAMPLES)(replay_cmd.replay)
 app.command("report", no_args_is_help=True, epilog=report_cmd.EXAMPLES)(report_cmd.report)
 app.command("ui", epilog=ui_cmd.EXAMPLES)(ui_cmd.ui)
+app.command("detect", no_args_is_help=True, epilog=detect_cmd.EXAMPLES)(detect_cmd.detect)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,6 +30,7 @@ from perflab.errors import PerflabError, UsageError
 from perflab.store.dsn import CatalogLocation, connect, locate
 from perflab.store.migrations import (
     LATEST,
+    benchmarks,
     check_not_newer,
     current_version,
     migrate,
@@ -40,6 +41,7 @@ from perflab.store.rundir import DEFAULT_ROOT, load_run
 from perflab.store.runrow import RunRow, run_columns, run_tags_of
 
 _CHUNK = 500  # ids per IN (...): well under SQLite's bound-parameter limit
+_BENCH_STATS = ("median", "mean", "stdev", "ci_low", "ci_high", "n")
 _ROW_COLUMNS = [runs.c[f.name] for f in fields(RunRow) if f.name != "tags"]
 
 
@@ -211,6 +213,84 @@ class Catalog:
                 f"{self.url}"
             )
         return found.path
+
+    # -- benchmark results (perflab bench) ---------------------------------------------
+
+    def index_benchmarks(self, doc: Mapping[str, Any], path: Path) -> int:
+        """Index the successful benchmarks of a ``perflab.bench/1`` document stored in directory
+        ``path``; returns how many.
+
+        One row per (run, benchmark, params), replaced as a whole: indexing the same results
+        again (the file is rewritten after every benchmark) is idempotent.
+        """
+        env = doc.get("environment") or {}
+        rows = [
+            {
+                "run_id": str(doc["id"]),
+                "name": str(entry["name"]),
+                "params": json.dumps(entry.get("params") or {}, sort_keys=True, default=repr),
+                "run_name": str(doc.get("name") or ""),
+                "machine": str(env.get("machine") or ""),
+                "git_commit": env.get("git_commit"),
+                "started_at": doc.get("started_at"),
+                "path": str(path.resolve()),
+                "unit": str(entry.get("unit") or "s"),
+                **{k: entry["stats"].get(k) for k in _BENCH_STATS},
+            }
+            for entry in doc.get("benchmarks") or []
+            if entry.get("status") == "ok" and entry.get("stats")
+        ]
+        with self._translate(), self._writer.begin() as conn:
+            conn.execute(delete(benchmarks).where(benchmarks.c.run_id == str(doc["id"])))
+            if rows:
+                conn.execute(insert(benchmarks), rows)
+        return len(rows)
+
+    def benchmark_history(
+        self,
+        name: str,
+        params: str | None = None,
+        machine: str | None = None,
+        *,
+        commit: str | None = None,
+        limit: int | None = 50,
+    ) -> list[dict[str, Any]]:
+        """A benchmark's stored results newest first (``params``: canonical JSON)."""
+        query = select(benchmarks).where(benchmarks.c.name == name)
+        for column, value in (("params", params), ("machine", machine), ("git_commit", commit)):
+            if value is not None:
+                query = query.where(benchmarks.c[column] == value)
+        query = query.order_by(benchmarks.c.started_at.desc().nulls_last())
+        if limit is not None:
+            query = query.limit(limit)
+        with self._translate(), self._engine.connect() as conn:
+            return [dict(m) for m in conn.execute(query).mappings()]
+
+    def latest_benchmark(
+        self, name: str, params: str, machine: str, *, commit: str, exclude_run: str = ""
+    ) -> str | None:
+        """The results directory of the newest run of this series at ``commit``, if any,
+        other than run ``exclude_run`` (the run being compared)."""
+        found = self.benchmark_history(name, params, machine, commit=commit, limit=2)
+        paths = [str(row["path"]) for row in found if row["run_id"] != exclude_run]
+        return paths[0] if paths else None
+
+    def lookup_bench_run(self, ref: str) -> str | None:
+        """The directory of bench results ``ref`` names: exact id, run name (its newest), or
+        id prefix (UsageError when the prefix is ambiguous)."""
+        if not ref:
+            return None
+        order = benchmarks.c.started_at.desc().nulls_last()
+        query = select(benchmarks.c.run_id, benchmarks.c.path).order_by(order)
+        prefix = benchmarks.c.run_id.startswith(ref, autoescape=True)
+        with self._translate(), self._engine.connect() as conn:
+            for where in (benchmarks.c.run_id == ref, benchmarks.c.run_name == ref, prefix):
+                found = conn.execute(query.where(where)).all()
+                if where is prefix and len({row.run_id for row in found}) > 1:
+                    raise UsageError(f"bench results {ref!r} are ambiguous; give more digits")
+                if found:
+                    return str(found[0].path)
+        return None
 
     # -- internals ----------------------------------------------------------------------
 

@@ -56,6 +56,26 @@ run_tags = Table(
     Column("value", Text, nullable=False),
 )
 
+benchmarks = Table(
+    "benchmarks",
+    _meta,
+    Column("run_id", Text, primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("params", Text, primary_key=True),
+    Column("run_name", Text, nullable=False),
+    Column("machine", Text, nullable=False),
+    Column("git_commit", Text),
+    Column("started_at", Text),
+    Column("path", Text, nullable=False),
+    Column("median", Double),
+    Column("mean", Double),
+    Column("stdev", Double),
+    Column("ci_low", Double),
+    Column("ci_high", Double),
+    Column("n", BigInteger),
+    Column("unit", Text, nullable=False),
+)
+
 # Any constant works; it only has to be the same for every perflab touching one database.
 PG_LOCK_KEY = 0x7065_7266_6C61_62  # "perflab"
 
@@ -113,6 +133,33 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'load'",
             "ALTER TABLE runs ADD COLUMN indexed_at TEXT",
             "CREATE INDEX ix_runs_kind_started ON runs (kind, started_at)",
+        ),
+    ),
+    Migration(
+        3,
+        "benchmarks: one row per (bench run, benchmark, params); series by name+params+machine",
+        (
+            """CREATE TABLE benchmarks (
+                run_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                params TEXT NOT NULL,
+                run_name TEXT NOT NULL,
+                machine TEXT NOT NULL,
+                git_commit TEXT,
+                started_at TEXT,
+                path TEXT NOT NULL,
+                median DOUBLE PRECISION,
+                mean DOUBLE PRECISION,
+                stdev DOUBLE PRECISION,
+                ci_low DOUBLE PRECISION,
+                ci_high DOUBLE PRECISION,
+                n BIGINT,
+                unit TEXT NOT NULL,
+                PRIMARY KEY (run_id, name, params)
+            )""",
+            "CREATE INDEX ix_benchmarks_series ON benchmarks (name, params, machine, started_at)",
+            "CREATE INDEX ix_benchmarks_commit ON benchmarks (git_commit)",
+            "CREATE INDEX ix_benchmarks_run_name ON benchmarks (run_name, started_at)",
         ),
     ),
 )

@@ -22,9 +22,13 @@ DEFAULT_ROOT = Path("perflab-runs")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def new_run_dir(name: str, root: Path = DEFAULT_ROOT) -> Path:
+def new_run_dir(
+    name: str, root: Path = DEFAULT_ROOT, *, prefix: str = "", kind: str = "run"
+) -> Path:
+    """``root/<prefix><UTC stamp>-<name>``, made unique with a ``-N`` suffix (two runs can
+    start in the same second); ``kind`` names what it is for in the error."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    base = f"{stamp}-{_SAFE.sub('-', name).strip('-') or 'run'}"
+    base = f"{prefix}{stamp}-{_SAFE.sub('-', name).strip('-') or kind}"
     root.mkdir(parents=True, exist_ok=True)
     for n in range(1000):
         path = root / (base if n == 0 else f"{base}-{n}")
@@ -33,7 +37,7 @@ def new_run_dir(name: str, root: Path = DEFAULT_ROOT) -> Path:
         except FileExistsError:
             continue
         return path
-    raise UsageError(f"cannot create a run directory under {root}")
+    raise UsageError(f"cannot create a {kind} directory under {root}")
 
 
 class RunWriter:

@@ -55,7 +55,7 @@ def test_a_v1_catalog_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> None:
     db = tmp_path / "perflab.db"
     write_v1_catalog(db)
     with Catalog.open(str(db)) as catalog:
-        assert catalog.schema_version() == LATEST == 2
+        assert catalog.schema_version() == LATEST
         (legacy,) = catalog.list_runs()
         assert (legacy.id[:4], legacy.name, legacy.kind) == ("0ld0", "legacy", "load")
         assert (legacy.requests, legacy.p99_ms, legacy.tags) == (6000, 12.5, {"env": "ci"})
@@ -65,7 +65,7 @@ def test_a_v1_catalog_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> None:
         assert [r.id for r in catalog.list_runs(tags={"env": "ci"})] == [legacy.id]
     with sqlite3.connect(db) as conn:
         steps = conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
-        assert steps == [(1,), (2,)]
+        assert steps == [(v,) for v in range(1, LATEST + 1)]
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
 
@@ -90,7 +90,7 @@ def test_a_catalog_from_a_newer_perflab_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("INSERT INTO schema_version VALUES (99, 'future', '2030-01-01T00:00:00Z')")
     conn.close()
-    with pytest.raises(UsageError, match=r"schema version 99.*knows up to 2"):
+    with pytest.raises(UsageError, match=rf"schema version 99.*knows up to {LATEST}"):
         Catalog.open(str(db))
 
 
@@ -99,13 +99,14 @@ def test_a_failing_step_leaves_the_old_schema_whole(
 ) -> None:
     db = tmp_path / "perflab.db"
     write_v1_catalog(db)
-    broken = Migration(3, "half done", ("ALTER TABLE runs ADD COLUMN extra TEXT", "NOT SQL"))
+    step = LATEST + 1
+    broken = Migration(step, "half done", ("ALTER TABLE runs ADD COLUMN extra TEXT", "NOT SQL"))
     monkeypatch.setattr(migrations, "MIGRATIONS", (*MIGRATIONS, broken))
-    monkeypatch.setattr(migrations, "LATEST", 3)
-    monkeypatch.setattr(catalog_module, "LATEST", 3)
+    monkeypatch.setattr(migrations, "LATEST", step)
+    monkeypatch.setattr(catalog_module, "LATEST", step)
     with pytest.raises(UsageError, match="cannot use the catalog"):
         Catalog.open(str(db))
-    with sqlite3.connect(db) as conn:  # steps 2 and 3 were one transaction: all rolled back
+    with sqlite3.connect(db) as conn:  # steps 2 and on were one transaction: all rolled back
         assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone() == (1,)
         columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
     conn.close()

@@ -1,0 +1,1 @@
+"""The change-point evaluation harness of ``bench/bench_detect.py``: scoring and series."""
