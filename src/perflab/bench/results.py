@@ -34,6 +34,7 @@ __all__ = [
     "machine_key",
     "new_bench_doc",
     "series",
+    "this_machine",
 ]
 
 BENCH_SCHEMA = "perflab.bench/1"
@@ -48,6 +49,13 @@ def machine_key(env: dict[str, Any]) -> str:
     """Results are comparable only on the same host, CPU and Python build."""
     python = f"{env.get('implementation', '')} {env.get('python', '')}".strip()
     return f"{env.get('hostname', '?')}|{env.get('cpu_model', '?')}|{python}"
+
+
+def this_machine() -> str:
+    """This machine's key, as the runner records it in every result it stores."""
+    from perflab.environment import capture
+
+    return machine_key(capture())
 
 
 def new_bench_doc(name: str, config: dict[str, Any], environment: dict[str, Any]) -> dict[str, Any]:

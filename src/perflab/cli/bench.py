@@ -55,6 +55,16 @@ Examples:
 Exit codes: 0 nothing slower, 1 something slower, 2 bad input.
 """
 
+HISTORY_EXAMPLES = """
+Examples:
+
+  perflab bench history total --params n=100        (this machine's results, oldest first)
+
+  perflab bench history total --all-machines --limit 10 --json
+
+Exit codes: 0 ok, 2 no such benchmark (close names are listed), parameters or machine.
+"""
+
 FORMATS = ("table", "markdown", "junit", "json")
 
 
@@ -122,6 +132,37 @@ def compare(
     doc = compare_docs(find_bench(base), find_bench(candidate), min_effect=effect, seed=seed)
     _emit(doc, chosen)
     return 1 if doc["verdict"] == "slower" else 0
+
+
+@bench_app.command("history", no_args_is_help=True, epilog=HISTORY_EXAMPLES)
+def history(
+    name: Annotated[str, typer.Argument(help="The benchmark's name.")],
+    params: Annotated[
+        list[str] | None, typer.Option("--params", help="Its parameters, e.g. n=100; repeatable.")
+    ] = None,
+    machine: Annotated[
+        str | None, typer.Option("--machine", help="Results of this machine key.")
+    ] = None,
+    all_machines: Annotated[bool, typer.Option("--all-machines", help="Every machine.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="The newest N results.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> int:
+    """A benchmark's stored results across commits, oldest first: median, 95% CI, CV, n."""
+    from perflab.bench.results import this_machine
+    from perflab.store.benchseries import benchmark_series, params_json
+    from perflab.store.catalog import Catalog
+
+    if machine is not None and all_machines:
+        raise UsageError("--machine and --all-machines contradict each other")
+    key = None if all_machines else machine or this_machine()
+    with Catalog.open(create=False) as catalog:
+        rows = benchmark_series(catalog, name, params_json(params or []), key, limit=limit)
+    doc = render.history_doc(name, key, rows)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        human_console(stderr=False).print(render.history_table(doc))
+    return 0
 
 
 def _spec(

@@ -145,3 +145,60 @@ def comparison_junit(doc: dict[str, Any]) -> str:
     root.append(suite)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def history_doc(name: str, machine: str | None, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``--json`` document of ``bench history`` from catalog rows (CV = stdev / mean)."""
+    return {
+        "schema": "perflab.bench-history/1",
+        "name": name,
+        "machine": machine,
+        "results": [_history_row(row) for row in rows],
+    }
+
+
+def _history_row(row: dict[str, Any]) -> dict[str, Any]:
+    mean, stdev = row["mean"], row["stdev"]
+    return {
+        "started_at": row["started_at"],
+        "git_commit": row["git_commit"],
+        "run_id": row["run_id"],
+        "run_name": row["run_name"],
+        "params": json.loads(row["params"]),
+        "machine": row["machine"],
+        "median": row["median"],
+        "ci_low": row["ci_low"],
+        "ci_high": row["ci_high"],
+        "cv": stdev / mean if mean and stdev is not None else None,
+        "n": row["n"],
+        "unit": row["unit"],
+        "path": row["path"],
+    }
+
+
+def history_table(doc: dict[str, Any]) -> Table:
+    """One row per stored result, oldest first; the params and machine columns appear only
+    when the rows differ in them."""
+    rows = doc["results"]
+    title = f"{doc['name']}: {len(rows)} result(s), oldest first"
+    if doc.get("machine"):
+        title += f", machine {doc['machine']}"
+    table = Table(title=title, title_justify="left")
+    extra = [key for key in ("params", "machine") if len({str(r[key]) for r in rows}) > 1]
+    for header in ("started", "commit", *extra, "median", "95% CI", "CV", "n"):
+        left = header in ("started", "commit", "params", "machine")
+        table.add_column(header, justify="left" if left else "right")
+    for r in rows:
+        ci = "-"
+        if r["ci_low"] is not None and r["ci_high"] is not None:
+            ci = f"[{format_seconds(r['ci_low'])}, {format_seconds(r['ci_high'])}]"
+        table.add_row(
+            Text(str(r["started_at"] or "-")),
+            Text(str(r["git_commit"] or "-")[:12]),
+            *[Text(params_text(r["params"]) if k == "params" else str(r[k])) for k in extra],
+            format_seconds(r["median"]),
+            ci,
+            "-" if r["cv"] is None else f"{r['cv']:.1%}",
+            "-" if r["n"] is None else str(r["n"]),
+        )
+    return table

@@ -16,6 +16,7 @@ from perflab.errors import UsageError
 
 if TYPE_CHECKING:
     from perflab.detect.api import Detection
+    from perflab.detect.series import Series
 
 EXAMPLES = """
 Examples:
@@ -27,6 +28,8 @@ Examples:
   perflab detect --history nightly --metric p99
 
   perflab detect --history nightly --metric rps --fail-on regression --recent 5
+
+  perflab detect --bench total --params n=100      (a benchmark's medians, this machine)
 
   perflab detect series.json --method pelt --alpha 0.01
 
@@ -85,12 +88,48 @@ def sparkline(values: list[float], marks: list[int], width: int = 72) -> str:
     return "".join(cells)
 
 
+def _load(
+    series: Path | None,
+    history: str | None,
+    bench: str | None,
+    column: str | None,
+    metric: str | None,
+    params: list[str],
+) -> Series:
+    from perflab.detect.series import load_bench_history, load_file, load_history
+
+    if params and bench is None:
+        raise UsageError("--params applies to --bench")
+    if series is not None:
+        if metric is not None:
+            raise UsageError("--metric applies to --history; for a file use --column")
+        return load_file(series, column)
+    if column is not None:
+        raise UsageError("--column applies to a CSV file, not to --history or --bench")
+    if bench is not None:
+        from perflab.bench.results import this_machine
+        from perflab.store.benchseries import params_json
+
+        if metric is not None:
+            raise UsageError("--metric applies to --history; --bench reads the medians")
+        return load_bench_history(bench, params_json(params), this_machine())
+    return load_history(str(history), metric or "p99")
+
+
 def detect(
     series: Annotated[
         Path | None, typer.Argument(help="A .csv (header row) or .json (list of numbers).")
     ] = None,
     history: Annotated[
         str | None, typer.Option("--history", help="Runs of this name from the catalog.")
+    ] = None,
+    bench: Annotated[
+        str | None,
+        typer.Option("--bench", help="A benchmark's stored medians (this machine's results)."),
+    ] = None,
+    params: Annotated[
+        list[str] | None,
+        typer.Option("--params", help="With --bench: its parameters, e.g. n=100; repeatable."),
     ] = None,
     column: Annotated[
         str | None, typer.Option("--column", help="The CSV column to use, when several.")
@@ -145,11 +184,10 @@ def detect(
     """Find the points where a metric's level shifts (regressions and improvements), each
     with its index, before/after medians, change in % and a p-value."""
     from perflab.detect.api import detect_series
-    from perflab.detect.series import load_file, load_history
     from perflab.stats.changepoint import METHODS, DetectOptions
 
-    if (series is None) == (history is None):
-        raise UsageError("give a SERIES file or --history NAME (one of them)")
+    if sum(x is not None for x in (series, history, bench)) != 1:
+        raise UsageError("give a SERIES file, --history NAME or --bench NAME (one of them)")
     if method not in METHODS:
         raise UsageError(f"unknown --method {method!r}: one of {', '.join(METHODS)}")
     if fail_on not in ("none", "regression"):
@@ -158,14 +196,7 @@ def detect(
         raise UsageError(f"bad --alpha {alpha:g}: must lie in (0, 1)")
     if scale not in ("auto", "log", "linear"):
         raise UsageError(f"bad --scale {scale!r}: auto, log or linear")
-    if series is not None:
-        if metric is not None:
-            raise UsageError("--metric applies to --history; for a file use --column")
-        data = load_file(series, column)
-    else:
-        if column is not None:
-            raise UsageError("--column applies to a CSV file, not to --history")
-        data = load_history(str(history), metric or "p99")
+    data = _load(series, history, bench, column, metric, params or [])
     options = DetectOptions(
         method=method,
         alpha=alpha,

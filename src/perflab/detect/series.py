@@ -213,3 +213,40 @@ def load_history(name: str, metric: str = "p99", *, catalog_url: str | None = No
         values.append(float(value))
         labels.append(row.git_commit[:12] if row.git_commit else row.id[:8])
     return Series(values, labels, f"{where} runs named {name!r}", metric, "commit")
+
+
+def load_bench_history(
+    name: str,
+    params: str | None = None,
+    machine: str | None = None,
+    *,
+    catalog_url: str | None = None,
+) -> Series:
+    """The medians of benchmark ``name``'s stored results, oldest first (``params``: the
+    canonical JSON of one parameter set; ``machine``: a machine key, None for any).
+
+    Labels are the results' git commits (12 digits), else their run ids. A benchmark stored
+    with several parameter sets needs ``params``: medians of different inputs are not one
+    series.
+    """
+    from perflab.store.benchseries import benchmark_series
+    from perflab.store.catalog import Catalog
+
+    with Catalog.open(catalog_url, create=False) as catalog:
+        rows = benchmark_series(catalog, name, params, machine)
+        where = catalog.url
+    sets = sorted({str(row["params"]) for row in rows})
+    if len(sets) > 1:
+        raise UsageError(
+            f"benchmark {name!r} has {len(sets)} parameter sets in {where}: {'; '.join(sets)}",
+            hint="pick one with --params, e.g. --params n=100",
+        )
+    values: list[float] = []
+    for row in rows:
+        median = row["median"]
+        if median is None or not math.isfinite(float(median)):
+            raise UsageError(f"result {str(row['run_id'])[:8]} of {name!r} has no median")
+        values.append(float(median))
+    labels = [str(r["git_commit"])[:12] if r["git_commit"] else str(r["run_id"])[:8] for r in rows]
+    suffix = f" [{sets[0]}]" if sets and sets[0] != "{}" else ""
+    return Series(values, labels, f"{where} benchmark {name!r}{suffix}", "median", "commit")

@@ -266,6 +266,15 @@ class Catalog:
         with self._translate(), self._engine.connect() as conn:
             return [dict(m) for m in conn.execute(query).mappings()]
 
+    def benchmark_keys(self, name: str | None = None) -> list[tuple[str, str, str]]:
+        """The distinct series stored, as sorted ``(name, params, machine)``; only ``name``'s
+        when given. Cheap: it reads the series index, not the rows' statistics."""
+        query = select(benchmarks.c.name, benchmarks.c.params, benchmarks.c.machine).distinct()
+        if name is not None:
+            query = query.where(benchmarks.c.name == name)
+        with self._translate(), self._engine.connect() as conn:
+            return sorted((str(n), str(p), str(m)) for n, p, m in conn.execute(query))
+
     def latest_benchmark(
         self, name: str, params: str, machine: str, *, commit: str, exclude_run: str = ""
     ) -> str | None:
