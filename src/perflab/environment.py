@@ -7,6 +7,7 @@ import platform
 import socket
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,23 @@ def git_commit(cwd: Path | None = None) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def _python_optimizations() -> str | None:
+    """``--enable-optimizations``/``--with-lto`` from the configure line, when it is known."""
+    args = str(sysconfig.get_config_var("CONFIG_ARGS") or "")
+    found = [f for f in ("--enable-optimizations", "--with-lto") if f in args]
+    return (" ".join(found) or "none") if args else None
+
+
 def capture() -> dict[str, Any]:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "perflab": perflab.__version__,
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
+        # the build matters as much as the version: PGO/LTO and the compiler move timings
+        "python_build": " ".join(platform.python_build()),
+        "python_compiler": platform.python_compiler(),
+        "python_optimizations": _python_optimizations(),
         "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpu_governor": _governor(),
