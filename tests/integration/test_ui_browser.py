@@ -8,7 +8,6 @@ CDN would stay empty; the checks on the drawn DOM are the HTML report's own.
 from __future__ import annotations
 
 import http.client
-import itertools
 import json
 import os
 import re
@@ -178,7 +177,8 @@ def test_run_with_ui_streams_the_run_every_second(hello_url: str, tmp_path: Path
     running = [e for e in events if e["active"]]
     counts = [e["totals"]["requests"] for e in running]
     assert len(counts) >= 3, counts
-    assert all(b > a for a, b in itertools.pairwise(counts)), counts
+    # growing while the run lasts (a busy machine may deliver two events in one second)
+    assert counts == sorted(counts) and counts[-1] > counts[0], counts
     final = events[-1]
     assert not final["active"] and final["run"]["status"] == "passed"
     assert final["totals"]["requests"] >= counts[-1]

@@ -70,6 +70,14 @@ def test_bench_uses_stats_model_and_store_only() -> None:
         assert all(n.startswith(allowed) for n in ours), (path, ours)
 
 
+def test_capacity_uses_the_base_the_engine_and_the_report_only() -> None:
+    allowed = ("perflab.stats", "perflab.model", "perflab.store", "perflab.load")
+    allowed += ("perflab.errors", "perflab.lazy", "perflab.report", "perflab.capacity")
+    for path in _package_files("capacity"):  # ``from perflab import load`` names "perflab"
+        ours = {n for n in _imports(path) if n.startswith("perflab")}
+        assert all(n.startswith(allowed) or n == "perflab" for n in ours), (path, ours)
+
+
 def test_ui_serves_stored_results_and_never_drives_the_engine() -> None:
     """ui -> store, report; plus the exporters' live folding and the compare facade."""
     allowed = ("perflab.store", "perflab.report", "perflab.model", "perflab.stats")
@@ -90,6 +98,7 @@ def test_ui_serves_stored_results_and_never_drives_the_engine() -> None:
         "perflab.demo",
         "perflab.ui",
         "perflab.detect",
+        "perflab.capacity",
     ],
 )
 def test_all_matches_the_namespace(module: str) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import typer
 
 from perflab.cli import bench as bench_cmd
+from perflab.cli import capacity as capacity_cmd
 from perflab.cli import compare as compare_cmd
 from perflab.cli import demo as demo_cmd
 from perflab.cli import detect as detect_cmd
@@ -42,6 +43,7 @@ app.command("demo", epilog=demo_cmd.EXAMPLES)(demo_cmd.demo)
 app.command("replay", no_args_is_help=True, epilog=replay_cmd.EXAMPLES)(replay_cmd.replay)
 app.command("report", no_args_is_help=True, epilog=report_cmd.EXAMPLES)(report_cmd.report)
 app.command("ui", epilog=ui_cmd.EXAMPLES)(ui_cmd.ui)
+app.add_typer(capacity_cmd.capacity_app, name="capacity")
 app.command("detect", no_args_is_help=True, epilog=detect_cmd.EXAMPLES)(detect_cmd.detect)
 
 

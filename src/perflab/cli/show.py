@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from perflab.cli.capacity_plan import print_little_flag
 from perflab.cli.live import human_console
 from perflab.report.terminal import render_summary
 from perflab.store import find_run, load_run
@@ -26,4 +27,5 @@ def show(
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         render_summary(doc, human_console(stderr=False), path=doc.get("path"))
+        print_little_flag(doc, human_console(stderr=False))
     return 0

@@ -1,0 +1,130 @@
+"""A USL fit as one self-contained HTML page: measured points, fitted curve with its band,
+linear scaling for reference and the peak marked (plotly.js inlined, nothing from the network).
+
+The page reuses the run report's base template, CSS and chart script, so it looks and loads
+like the other perflab reports.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+from markupsafe import Markup
+
+from perflab.capacity.usl import UslFit
+from perflab.report.html.render import TEMPLATES as REPORT_TEMPLATES
+from perflab.report.html.render import plotly_js, script_json
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader(
+            [jinja2.FileSystemLoader(TEMPLATES), jinja2.FileSystemLoader(REPORT_TEMPLATES)]
+        ),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.4g}"
+
+
+def usl_figure(fit: UslFit) -> dict[str, Any]:
+    """The plotly figure: points, curve, band, λN and the peak."""
+    top = float(np.max(fit.concurrency))
+    peak = fit.peak_concurrency
+    if math.isfinite(peak):
+        top = max(top, min(1.5 * peak, 4.0 * top))
+    grid = np.linspace(min(float(np.min(fit.concurrency)), 1.0), top * 1.1, 200)
+    mean, low, high = fit.predict(grid)
+    data: list[dict[str, Any]] = []
+    if low is not None and high is not None:
+        data.append(
+            {
+                "x": np.concatenate([grid, grid[::-1]]).tolist(),
+                "y": np.concatenate([high, low[::-1]]).tolist(),
+                "type": "scatter", "fill": "toself", "line": {"width": 0},
+                "fillcolor": "rgba(31,119,180,0.18)", "name": "95 % interval", "hoverinfo": "skip",
+            }
+        )  # fmt: skip
+    ceiling = float(np.nanmax(high if high is not None else mean)) * 1.15
+    linear = np.where(fit.lambda_ * grid <= ceiling, fit.lambda_ * grid, np.nan)  # NaN: gap
+    data += [
+        {"x": grid.tolist(), "y": mean.tolist(), "type": "scatter", "mode": "lines",
+         "name": "USL fit", "line": {"color": "#1f77b4"}},
+        {"x": grid.tolist(), "y": linear.tolist(), "type": "scatter", "mode": "lines",
+         "name": "linear λN", "line": {"dash": "dash", "color": "#888"}},
+        {"x": fit.concurrency.tolist(), "y": fit.throughput.tolist(), "type": "scatter",
+         "mode": "markers", "name": "measured", "marker": {"color": "#d62728", "size": 8}},
+    ]  # fmt: skip
+    if math.isfinite(peak):
+        data.append(
+            {"x": [peak], "y": [fit.peak_throughput], "type": "scatter", "mode": "markers+text",
+             "name": "peak N*", "text": [f"peak N* = {peak:.3g}"], "textposition": "top center",
+             "marker": {"symbol": "star", "size": 14, "color": "#ff7f0e"}}
+        )  # fmt: skip
+    layout = {
+        "xaxis": {"title": {"text": "concurrency N"}, "rangemode": "tozero"},
+        "yaxis": {"title": {"text": "throughput X(N)"}, "rangemode": "tozero"},
+        "height": 480,
+        "margin": {"t": 50},
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+    }
+    return {"data": data, "layout": layout}
+
+
+def _rows(fit: UslFit) -> list[tuple[str, str, str]]:
+    def interval(name: str) -> str:
+        ci = fit.ci.get(name)
+        return "-" if ci is None else f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"
+
+    return [
+        ("sigma (contention)", _fmt(fit.sigma), interval("sigma")),
+        ("kappa (coherency)", _fmt(fit.kappa), interval("kappa")),
+        ("lambda (single-user throughput)", _fmt(fit.lambda_), interval("lambda")),
+        ("peak concurrency N*", _fmt(fit.peak_concurrency), ""),
+        ("peak throughput", _fmt(fit.peak_throughput), ""),
+        ("contention limit lambda/sigma", _fmt(fit.limit_throughput), ""),
+        ("residual standard error", _fmt(fit.rse), ""),
+        ("R²", f"{fit.r2:.4f}", ""),
+    ]
+
+
+def render_usl_html(fit: UslFit, title: str) -> str:
+    """The page; ``title`` names the data (a file name)."""
+    figures = {"usl": usl_figure(fit)}
+    return (
+        _environment()
+        .get_template("usl.html.j2")
+        .render(
+            title=title,
+            fit=fit.to_json(),
+            rows=_rows(fit),
+            figures=figures,
+            figures_json=script_json(figures),
+            plotly_js=Markup(plotly_js()),
+            plotly_version=_version("plotly"),
+            version=_version("perflab"),
+            generated=time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
+        )
+    )
