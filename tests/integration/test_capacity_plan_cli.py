@@ -11,36 +11,9 @@ from pathlib import Path
 import pytest
 from tests.unit.capacity.traffic_data import csv_text, synthetic
 
-# Until the `capacity` hub registers `plan` in the CLI, the same command runs through a
-# stand-in typer app with main()'s error handling (one line, exit code from the error).
-_STANDIN = """
-import sys, typer
-from perflab.cli.capacity_plan import plan
-from perflab.errors import PerflabError
-app = typer.Typer(pretty_exceptions_enable=False)
-app.command("plan")(plan)
-app.command("other")(lambda: None)
-try:
-    sys.exit(app(args=sys.argv[1:], standalone_mode=False) or 0)
-except PerflabError as exc:
-    print(f"perflab: error: {exc.one_line()}", file=sys.stderr)
-    sys.exit(exc.exit_code)
-"""
-
-
-def _registered() -> bool:
-    try:
-        from perflab.cli import capacity  # type: ignore[attr-defined]
-    except ImportError:
-        return False
-    return hasattr(capacity, "capacity_app")
-
 
 def _plan(*args: str) -> subprocess.CompletedProcess[str]:
-    if _registered():
-        command = [sys.executable, "-m", "perflab.cli.main", "capacity", "plan", *args]
-    else:
-        command = [sys.executable, "-c", _STANDIN, "plan", *args]
+    command = [sys.executable, "-m", "perflab.cli.main", "capacity", "plan", *args]
     return subprocess.run(
         command, capture_output=True, text=True, timeout=120, check=False, env=dict(os.environ)
     )

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import selectors
-import shutil
 import subprocess
 import sys
 import time
@@ -21,16 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.integration.test_report_browser import _check_dom, _console_errors
+from tests.browser import check_charts, chromium, console_errors, needs_chromium
 from tests.unit.ui.ui_seed import SECRETS, Seeded, seed_catalog
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PERFLAB = [sys.executable, "-m", "perflab.cli.main"]
 _URL = re.compile(r"http://127\.0\.0\.1:\d+")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
-)
 
 
 def _wait_for_url(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
@@ -63,31 +58,6 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.stderr.close()
 
 
-def _chromium(url: str, tmp: Path) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
-    profile.mkdir()
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        "--virtual-time-budget=8000",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--dump-dom",
-    ]
-    return subprocess.run(
-        [CHROMIUM, *flags, url], capture_output=True, text=True, timeout=90, check=False
-    )
-
-
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seeded]]:
     folder = tmp_path_factory.mktemp("ui-browser")
@@ -110,9 +80,9 @@ def _live_requests(events: list[dict[str, Any]]) -> list[int]:
 @needs_chromium
 def test_run_list_shows_the_stored_runs(dashboard: tuple[str, Seeded], tmp_path: Path) -> None:
     url, seeded = dashboard
-    dumped = _chromium(url + "/", tmp_path)
+    dumped = chromium(url + "/", tmp_path, "--dump-dom", loopback=True)
     assert dumped.returncode == 0, dumped.stderr[-2000:]
-    assert _console_errors(dumped.stderr) == []
+    assert console_errors(dumped.stderr) == []
     assert re.findall(r'<tr data-run="([0-9a-f]+)"', dumped.stdout) == list(reversed(seeded.ids))
     assert "checkout" in dumped.stdout and "search" in dumped.stdout
 
@@ -120,9 +90,9 @@ def test_run_list_shows_the_stored_runs(dashboard: tuple[str, Seeded], tmp_path:
 @needs_chromium
 def test_run_page_draws_its_charts(dashboard: tuple[str, Seeded], tmp_path: Path) -> None:
     url, seeded = dashboard
-    dumped = _chromium(f"{url}/runs/{seeded.ids[1]}", tmp_path)
-    assert _console_errors(dumped.stderr) == []
-    parsed = _check_dom(dumped.stdout)
+    dumped = chromium(f"{url}/runs/{seeded.ids[1]}", tmp_path, "--dump-dom", loopback=True)
+    assert console_errors(dumped.stderr) == []
+    parsed = check_charts(dumped.stdout)
     assert {"throughput", "latency", "spectrum", "errors"} <= set(parsed.charts)
     for secret in SECRETS:
         assert secret not in dumped.stdout
@@ -132,9 +102,11 @@ def test_run_page_draws_its_charts(dashboard: tuple[str, Seeded], tmp_path: Path
 def test_compare_page_shows_verdicts(dashboard: tuple[str, Seeded], tmp_path: Path) -> None:
     url, seeded = dashboard
     a, b = seeded.ids[0], seeded.ids[1]
-    dumped = _chromium(f"{url}/compare?base={a}&candidate={b}", tmp_path)
-    assert _console_errors(dumped.stderr) == []
-    parsed = _check_dom(dumped.stdout)
+    dumped = chromium(
+        f"{url}/compare?base={a}&candidate={b}", tmp_path, "--dump-dom", loopback=True
+    )
+    assert console_errors(dumped.stderr) == []
+    parsed = check_charts(dumped.stdout)
     assert "forest" in parsed.charts
     verdicts = re.findall(
         r'<td class="(?:bad|ok|neutral)">(regressed|improved|no change)</td>', dumped.stdout

@@ -1,5 +1,7 @@
-"""A USL fit as one self-contained HTML page: measured points, fitted curve with its band,
-linear scaling for reference and the peak marked (plotly.js inlined, nothing from the network).
+"""Capacity results as one self-contained HTML report (plotly.js inlined, nothing from the
+network): the USL fit (measured points, fitted curve with its band, linear scaling, the peak
+and the knee marked), a live capacity test's steps and SLO probes, and a plan's Erlang C
+sizing or growth forecast, each a section present when its result is.
 
 The page reuses the run report's base template, CSS and chart script, so it looks and loads
 like the other perflab reports.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -18,7 +21,15 @@ import jinja2
 import numpy as np
 from markupsafe import Markup
 
-from perflab.capacity.usl import UslFit
+from perflab.capacity.capacity_figures import (
+    growth_figure,
+    search_figure,
+    sizing_figure,
+    steps_figure,
+)
+from perflab.capacity.plan import GrowthPlan
+from perflab.capacity.usl import UslFit, fit_usl
+from perflab.errors import PerflabError
 from perflab.report.html.render import TEMPLATES as REPORT_TEMPLATES
 from perflab.report.html.render import plotly_js, script_json
 
@@ -49,8 +60,8 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.4g}"
 
 
-def usl_figure(fit: UslFit) -> dict[str, Any]:
-    """The plotly figure: points, curve, band, λN and the peak."""
+def usl_figure(fit: UslFit, knee: float | None = None) -> dict[str, Any]:
+    """The plotly figure: points, curve, band, λN, the peak and (from a live test) the knee."""
     top = float(np.max(fit.concurrency))
     peak = fit.peak_concurrency
     if math.isfinite(peak):
@@ -83,6 +94,13 @@ def usl_figure(fit: UslFit) -> dict[str, Any]:
              "name": "peak N*", "text": [f"peak N* = {peak:.3g}"], "textposition": "top center",
              "marker": {"symbol": "star", "size": 14, "color": "#ff7f0e"}}
         )  # fmt: skip
+    if knee is not None and math.isfinite(knee):
+        at = float(fit.predict(np.array([knee]))[0][0])
+        data.append(
+            {"x": [knee], "y": [at], "type": "scatter", "mode": "markers+text",
+             "name": "knee", "text": [f"knee ≈ {knee:.3g}"], "textposition": "bottom right",
+             "marker": {"symbol": "diamond", "size": 12, "color": "#2ca02c"}}
+        )  # fmt: skip
     layout = {
         "xaxis": {"title": {"text": "concurrency N"}, "rangemode": "tozero"},
         "yaxis": {"title": {"text": "throughput X(N)"}, "rangemode": "tozero"},
@@ -111,15 +129,65 @@ def _rows(fit: UslFit) -> list[tuple[str, str, str]]:
 
 
 def render_usl_html(fit: UslFit, title: str) -> str:
-    """The page; ``title`` names the data (a file name)."""
-    figures = {"usl": usl_figure(fit)}
+    """The page of a fit alone; ``title`` names the data (a file name)."""
+    return render_capacity_html(title, fit=fit)
+
+
+def render_capacity_html(
+    title: str,
+    *,
+    fit: UslFit | None = None,
+    live: Mapping[str, Any] | None = None,
+    sizing: Mapping[str, Any] | None = None,
+    growth: GrowthPlan | None = None,
+) -> str:
+    """One report with a section per result given.
+
+    ``live`` is a capacity test's JSON document (``LiveTestResult.to_json()``); its fit is
+    redone from the steps when ``fit`` is not given (the same deterministic fit the test made),
+    so a stored ``capacity.json`` renders the same page again.
+    """
+    figures: dict[str, Any] = {}
+    steps: list[Mapping[str, Any]] = []
+    probes: list[Mapping[str, Any]] = []
+    knee = None
+    if live is not None:
+        rows = list(live.get("steps") or [])
+        steps = [r for r in rows if "concurrency" in r]
+        probes = [r for r in rows if "rate" in r]
+        knee = live.get("knee_concurrency")
+        if fit is None and live.get("usl"):
+            fit = _refit(steps)
+        if steps:
+            figures["steps"] = steps_figure(steps, knee)
+        if probes:
+            figures["search"] = search_figure(probes, live.get("max_rate"), live.get("slo") or "")
+    if fit is not None:
+        figures["usl"] = usl_figure(fit, knee)
+    if sizing is not None:
+        figures["sizing"] = sizing_figure(sizing)
+    growth_doc = None
+    if growth is not None:
+        growth_doc = growth.to_json()
+        figures["growth"] = growth_figure(
+            [t.isoformat() for t in growth.history.timestamps],
+            [float(v) for v in growth.history.rps],
+            growth.forecast,
+            growth_doc["capacity"]["fleet_usable_rps"],
+            growth_doc["runs_out"],
+        )
     return (
         _environment()
-        .get_template("usl.html.j2")
+        .get_template("capacity.html.j2")
         .render(
             title=title,
-            fit=fit.to_json(),
-            rows=_rows(fit),
+            fit=None if fit is None else fit.to_json(),
+            rows=[] if fit is None else _rows(fit),
+            live=live,
+            steps=steps,
+            probes=probes,
+            sizing=sizing,
+            growth=growth_doc,
             figures=figures,
             figures_json=script_json(figures),
             plotly_js=Markup(plotly_js()),
@@ -128,3 +196,12 @@ def render_usl_html(fit: UslFit, title: str) -> str:
             generated=time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
         )
     )
+
+
+def _refit(steps: list[Mapping[str, Any]]) -> UslFit | None:
+    points = [(float(s["concurrency"]), float(s["throughput"])) for s in steps]
+    points = [(n, x) for n, x in points if x > 0]
+    try:
+        return fit_usl([n for n, _ in points], [x for _, x in points])
+    except (PerflabError, ValueError, ArithmeticError):
+        return None

@@ -28,6 +28,8 @@ Examples:
 
   perflab capacity plan --rate 120/s --service-time 180ms --target "pwait<20%" --json
 
+  perflab capacity plan --rate 500 --service-time 20ms --target "p99<100ms" --html plan.html
+
   perflab capacity plan --history traffic.csv --per-instance-rps 800 --instances 4 \\
       --price-per-hour 0.25 --months 12
 
@@ -251,6 +253,10 @@ def plan(
     ] = None,
     months: Annotated[int, typer.Option("--months", min=1, max=60, help="Months ahead.")] = 12,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document only.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write the plan as a self-contained HTML report."),
+    ] = None,
 ) -> int:
     """Plan capacity: servers for a latency target (Erlang C), or instances, run-out date
     and cost as traffic grows (trend + weekly seasonality forecast)."""
@@ -270,6 +276,8 @@ def plan(
         if seconds is None or parsed_target is None:
             raise UsageError("--rate needs --service-time and --target, e.g. --target 'p99<100ms'")
         result = size(parse_rate(rate), seconds, parsed_target, workers)
+        if html is not None:
+            _write_html(html, f"{rate} · {service_time} · {target}", sizing=result.to_json())
         if as_json:
             sys.stdout.write(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n")
         else:
@@ -290,11 +298,21 @@ def plan(
         instances=instances,
         price_per_hour=price_per_hour,
     )
+    if html is not None:
+        _write_html(html, history.name, growth=growth)
     if as_json:
         sys.stdout.write(json.dumps(growth.to_json(), indent=2, allow_nan=False) + "\n")
     else:
         _render_growth(growth, console)
     return 0
+
+
+def _write_html(path: Path, title: str, **results: Any) -> None:
+    from perflab.capacity.usl_report import render_capacity_html
+    from perflab.store.atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, render_capacity_html(title, **results).encode())
+    print(f"perflab: capacity report {path}", file=sys.stderr)
 
 
 def check_stored_run(doc: dict[str, Any], tolerance: float | None = None) -> LittleCheck:

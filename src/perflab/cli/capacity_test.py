@@ -28,6 +28,7 @@ from perflab.load.http.url import parse_url
 from perflab.load.script.plan import Overrides, script_spec
 from perflab.model import LoadModel, RunSpec, parse_duration, parse_rate
 from perflab.model.units import format_duration
+from perflab.store.atomic import write_bytes_atomic
 from perflab.store.rundir import DEFAULT_ROOT
 
 EXAMPLES = """
@@ -40,6 +41,9 @@ Examples:
   perflab capacity test journey.py --base-url http://127.0.0.1:8000 --max-concurrency 32 --json
 
   perflab capacity test http://127.0.0.1:8080/ --steps 4 --slo "p99<100ms" --probe-time 5s
+
+  perflab capacity test http://127.0.0.1:8080/ --slo "p99<50ms" --html capacity.html
+    (steps, USL fit with knee and peak, SLO probes: one offline page)
 """
 
 
@@ -128,6 +132,10 @@ def capacity_test(
         str | None, typer.Option(help="Scenario files: the target's base URL.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the result JSON.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write the capacity report (self-contained HTML)."),
+    ] = None,
 ) -> int:
     """Step the concurrency until throughput is steady, fit the USL, and with --slo find the
     highest arrival rate that still meets it. Every step and probe is a stored run."""
@@ -164,8 +172,14 @@ def capacity_test(
         result = run_live_test(runner, plan, report=None if as_json else _reporter(console))
     finally:
         signal.signal(signal.SIGTERM, previous)
+    doc = result.to_json()
+    if html is not None:  # also after an interrupt: the finished steps are worth a page
+        from perflab.capacity.usl_report import render_capacity_html
+
+        write_bytes_atomic(html, render_capacity_html(target, live=doc).encode())
+        print(f"perflab: capacity report {html}", file=sys.stderr)
     if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         _render(result, console)
     if result.interrupted:

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from perflab.cli.live import human_console
 from perflab.errors import UsageError
-from perflab.report.units import format_ms
+from perflab.report.changes import format_change, format_value
 
 OVERALL = "*"  # perflab.compare.OVERALL; that module is imported on use (numpy, scipy)
 
@@ -47,28 +47,12 @@ def _fraction(text: str, option: str, low: float, high: float) -> float:
     return value
 
 
-def _value(metric: str, value: Any) -> str:
-    if not isinstance(value, int | float):
-        return "-"
-    if metric == "error_rate":
-        return f"{value * 100:.2f}%"
-    if metric == "rps":
-        return f"{value:,.1f}/s"
-    return format_ms(float(value))
-
-
-def _change(value: Any, unit: str) -> str:
-    if not isinstance(value, int | float):
-        return "-"
-    return f"{value:+.2f} pp" if unit == "pp" else f"{value:+.1f}%"
-
-
 def _interval(low: Any, high: Any, unit: str) -> str:
     if low is None and high is None:
         return "-"
     ends = [
-        "-inf" if low is None else _change(low, unit),
-        "+inf" if high is None else _change(high, unit),
+        "-inf" if low is None else format_change(low, unit),
+        "+inf" if high is None else format_change(high, unit),
     ]
     return f"[{ends[0]}, {ends[1]}]"
 
@@ -108,9 +92,9 @@ def _table(doc: dict[str, Any]) -> Table:
             table.add_row(
                 "all requests" if name == OVERALL else name,
                 metric,
-                _value(metric, m["base"]),
-                _value(metric, m["candidate"]),
-                _change(m["change_pct"], unit),
+                format_value(metric, m["base"]),
+                format_value(metric, m["candidate"]),
+                format_change(m["change_pct"], unit),
                 _interval(m["ci_low_pct"], m["ci_high_pct"], unit),
                 Text(_WORDS[m["verdict"]], style=_STYLE[m["verdict"]]),
             )
@@ -121,7 +105,7 @@ def _table(doc: dict[str, Any]) -> Table:
 def _summary(doc: dict[str, Any]) -> Text:
     verdict = doc["verdict"]
     changed = [
-        f"{'all' if name == OVERALL else name} {metric} {_change(m['change_pct'], m['unit'])}"
+        f"{'all' if name == OVERALL else name} {metric} {format_change(m['change_pct'], m['unit'])}"
         for name, metrics in _shown(doc).items()
         for metric, m in metrics.items()
         if m["verdict"] == verdict and verdict != "no_change"

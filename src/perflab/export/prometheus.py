@@ -55,36 +55,18 @@ from perflab.export.metrics import (
     RunMetrics,
     SeriesTotals,
 )
+from perflab.model import listen
 
 __all__ = ["PrometheusSink", "RunCollector", "parse_listen"]
 
-DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HOST = listen.LOOPBACK
 _LE = [*(repr(b) for b in BOUNDS_S), "+Inf"]
 _SERIES = ["name", "kind"]
 
 
 def parse_listen(value: str) -> tuple[str, int]:
-    """``[HOST]:PORT`` (or a bare port) as (host, port); no host means 127.0.0.1.
-
-    Listening on every interface must be asked for (``0.0.0.0:9464``): the endpoint has no
-    authentication. Port 0 picks a free port. IPv6 hosts go in brackets: ``[::1]:9464``.
-
-    Raises:
-        UsageError: not a port, or a port outside 0..65535.
-    """
-    text = value.strip()
-    host, sep, port_text = text.rpartition(":")
-    if not sep:
-        host, port_text = "", text
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        raise UsageError(f"--prometheus {value!r}: write IPv6 addresses in brackets, [::1]:9464")
-    if not port_text.isdigit() or int(port_text) > 65535:
-        raise UsageError(
-            f"--prometheus {value!r}: expected [HOST]:PORT with a port 0..65535, e.g. :9464"
-        )
-    return host or DEFAULT_HOST, int(port_text)
+    """``--prometheus [HOST]:PORT``; see :func:`perflab.model.listen.parse_listen`."""
+    return listen.parse_listen(value, flag="--prometheus", example_port=9464)
 
 
 class RunCollector(Collector):

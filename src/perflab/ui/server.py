@@ -19,30 +19,17 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from perflab.errors import UsageError
+from perflab.model import listen
 from perflab.ui.live import LiveHub
 
-DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HOST = listen.LOOPBACK
 DEFAULT_PORT = 8089
 _GRACE_S = 2  # open live streams get this long to end when the server stops
 
 
 def parse_listen(value: str, *, flag: str = "--ui") -> tuple[str, int]:
-    """``[HOST:]PORT`` as (host, port); no host means 127.0.0.1; IPv6 in brackets.
-
-    Raises:
-        UsageError: not a port, a port outside 0..65535, or a bare IPv6 address.
-    """
-    text = value.strip()
-    host, sep, port_text = text.rpartition(":")
-    if not sep:
-        host, port_text = "", text
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        raise UsageError(f"{flag} {value!r}: write IPv6 addresses in brackets, [::1]:8089")
-    if not port_text.isdigit() or int(port_text) > 65535:
-        raise UsageError(f"{flag} {value!r}: expected [HOST:]PORT with a port 0..65535, e.g. 8089")
-    return host or DEFAULT_HOST, int(port_text)
+    """``[HOST]:PORT`` for the dashboard; see :func:`perflab.model.listen.parse_listen`."""
+    return listen.parse_listen(value, flag=flag, example_port=DEFAULT_PORT)
 
 
 def bind(host: str, port: int, *, flag: str = "--port") -> socket.socket:

@@ -42,6 +42,23 @@ def test_call_centre_helper_average_speed_of_answer() -> None:
     assert q.mean_wait == pytest.approx(122.8, abs=0.05)
 
 
+# The same example in pyworkforce's own test suite (rodrigo-arenas/pyworkforce,
+# pyworkforce/queuing/tests/test_erlang.py, an independent implementation): A = 10 with a
+# 0.33-minute answer target; 14 positions -> waiting probability 0.174, service level 0.888,
+# occupancy 0.714; 15 positions -> 0.102, 0.941, 0.667 (all rounded to 3 places there).
+@pytest.mark.parametrize(
+    ("agents", "waiting", "service_level", "occupancy"),
+    [(14, 0.174, 0.888, 0.714), (15, 0.102, 0.941, 0.667)],
+)
+def test_pyworkforce_reference(
+    agents: int, waiting: float, service_level: float, occupancy: float
+) -> None:
+    q = MMc(arrival_rate=100 / 30, service_time=3.0, servers=agents)  # per minute
+    assert round(q.prob_wait, 3) == waiting
+    assert round(1.0 - q.wait_exceeds(0.33), 3) == service_level
+    assert round(q.utilization, 3) == occupancy
+
+
 # Erlang C table ("Table C", the probability of queueing P_Q for C channels and offered
 # traffic A, as reproduced with the TETRA trunking example): C = 8 channels at P_Q = 5 %
 # carry A = 3.87 E; C = 10 channels at P_Q = 1 % carry A = 4.08 E. The same example gives the
