@@ -16,6 +16,31 @@ _LEGEND = {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}
 _PASS, _FAIL = "#2ca02c", "#d62728"
 
 
+def _vline(x: float | str, text: str, color: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A dashed vertical line across the plot and its label on top."""
+    shape = {"type": "line", "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1,
+             "line": {"dash": "dash", "color": color}}  # fmt: skip
+    label = {"x": x, "yref": "paper", "y": 1, "text": text, "showarrow": False,
+             "yanchor": "bottom"}  # fmt: skip
+    return shape, label
+
+
+def _two_axes(
+    xaxis: dict[str, Any],
+    yaxis: dict[str, Any],
+    y2_title: str,
+    marks: list[tuple[dict[str, Any], dict[str, Any]]],
+) -> dict[str, Any]:
+    """A layout with a second y axis on the right (from zero) and vertical marks."""
+    return {
+        "xaxis": xaxis, "yaxis": yaxis,
+        "yaxis2": {"title": {"text": y2_title}, "overlaying": "y", "side": "right",
+                   "rangemode": "tozero"},
+        "shapes": [m[0] for m in marks], "annotations": [m[1] for m in marks],
+        "height": 420, "margin": {"t": 50}, "legend": _LEGEND,
+    }  # fmt: skip
+
+
 def steps_figure(steps: Sequence[Mapping[str, Any]], knee: float | None) -> dict[str, Any]:
     """Throughput and p99 against concurrency, the knee as a vertical line."""
     rows = [s for s in steps if "concurrency" in s]
@@ -26,25 +51,13 @@ def steps_figure(steps: Sequence[Mapping[str, Any]], knee: float | None) -> dict
         {"x": n, "y": [s["p99_ms"] for s in rows], "type": "scatter", "mode": "lines+markers",
          "name": "p99 (ms)", "yaxis": "y2", "line": {"dash": "dot", "color": "#ff7f0e"}},
     ]  # fmt: skip
-    shapes: list[dict[str, Any]] = []
-    annotations: list[dict[str, Any]] = []
-    if knee is not None:
-        shapes.append(
-            {"type": "line", "x0": knee, "x1": knee, "yref": "paper", "y0": 0, "y1": 1,
-             "line": {"dash": "dash", "color": "#7f7f7f"}}
-        )  # fmt: skip
-        annotations.append(
-            {"x": knee, "yref": "paper", "y": 1, "text": f"knee ≈ {knee:.3g}", "showarrow": False,
-             "yanchor": "bottom"}
-        )  # fmt: skip
-    layout = {
-        "xaxis": {"title": {"text": "concurrency (virtual users)"}, "type": "log"},
-        "yaxis": {"title": {"text": "throughput (req/s)"}, "rangemode": "tozero"},
-        "yaxis2": {"title": {"text": "p99 (ms)"}, "overlaying": "y", "side": "right",
-                   "rangemode": "tozero"},
-        "shapes": shapes, "annotations": annotations, "height": 420, "margin": {"t": 50},
-        "legend": _LEGEND,
-    }  # fmt: skip
+    marks = [] if knee is None else [_vline(knee, f"knee ≈ {knee:.3g}", "#7f7f7f")]
+    layout = _two_axes(
+        {"title": {"text": "concurrency (virtual users)"}, "type": "log"},
+        {"title": {"text": "throughput (req/s)"}, "rangemode": "tozero"},
+        "p99 (ms)",
+        marks,
+    )
     return {"data": data, "layout": layout}
 
 
@@ -66,25 +79,15 @@ def search_figure(
          "type": "scatter", "mode": "markers", "name": "served (req/s)", "yaxis": "y2",
          "marker": {"symbol": "x", "color": "#7f7f7f"}},
     ]  # fmt: skip
-    shapes: list[dict[str, Any]] = []
-    annotations: list[dict[str, Any]] = []
+    marks = []
     if max_rate is not None:
-        shapes.append(
-            {"type": "line", "x0": max_rate, "x1": max_rate, "yref": "paper", "y0": 0, "y1": 1,
-             "line": {"dash": "dash", "color": _PASS}}
-        )  # fmt: skip
-        annotations.append(
-            {"x": max_rate, "yref": "paper", "y": 1, "showarrow": False, "yanchor": "bottom",
-             "text": f"max rate meeting {slo}: {max_rate:.4g}/s"}
-        )  # fmt: skip
-    layout = {
-        "xaxis": {"title": {"text": "offered arrival rate (req/s)"}, "rangemode": "tozero"},
-        "yaxis": {"title": {"text": "p99 (ms)"}, "type": "log"},
-        "yaxis2": {"title": {"text": "served (req/s)"}, "overlaying": "y", "side": "right",
-                   "rangemode": "tozero"},
-        "shapes": shapes, "annotations": annotations, "height": 420, "margin": {"t": 50},
-        "legend": _LEGEND,
-    }  # fmt: skip
+        marks.append(_vline(max_rate, f"max rate meeting {slo}: {max_rate:.4g}/s", _PASS))
+    layout = _two_axes(
+        {"title": {"text": "offered arrival rate (req/s)"}, "rangemode": "tozero"},
+        {"title": {"text": "p99 (ms)"}, "type": "log"},
+        "served (req/s)",
+        marks,
+    )
     return {"data": data, "layout": layout}
 
 
@@ -128,21 +131,17 @@ def growth_figure(
         {"x": ahead, "y": [float(v) for v in forecast.point], "type": "scatter",
          "mode": "lines", "name": "forecast", "line": {"color": "#ff7f0e", "width": 1}},
     ]  # fmt: skip
-    shapes: list[dict[str, Any]] = []
     if fleet_usable_rps is not None:
         data.append(
             {"x": [history_t[0], ahead[-1]], "y": [fleet_usable_rps, fleet_usable_rps],
              "type": "scatter", "mode": "lines", "name": "fleet capacity (usable)",
              "line": {"dash": "dash", "color": _FAIL}}
         )  # fmt: skip
-    if runs_out is not None:
-        shapes.append(
-            {"type": "line", "x0": runs_out, "x1": runs_out, "yref": "paper", "y0": 0, "y1": 1,
-             "line": {"dash": "dot", "color": _FAIL}}
-        )  # fmt: skip
+    marks = [] if runs_out is None else [_vline(runs_out, "capacity runs out", _FAIL)]
     layout = {
         "xaxis": {"title": {"text": "time (UTC)"}},
         "yaxis": {"title": {"text": "requests/s"}, "rangemode": "tozero"},
-        "shapes": shapes, "height": 420, "margin": {"t": 50}, "legend": _LEGEND,
+        "shapes": [m[0] for m in marks], "annotations": [m[1] for m in marks],
+        "height": 420, "margin": {"t": 50}, "legend": _LEGEND,
     }  # fmt: skip
     return {"data": data, "layout": layout}
