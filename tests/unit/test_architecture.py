@@ -78,6 +78,15 @@ def test_capacity_uses_the_base_the_engine_and_the_report_only() -> None:
         assert all(n.startswith(allowed) or n == "perflab" for n in ours), (path, ours)
 
 
+def test_profile_is_an_engine_over_the_base_and_the_store() -> None:
+    """profile -> stats, model, store (its artifacts are run-directory files); never report."""
+    allowed = ("perflab.stats", "perflab.model", "perflab.store", "perflab.errors")
+    allowed += ("perflab.lazy", "perflab.profile")
+    for path in _package_files("profile"):
+        ours = {n for n in _imports(path) if n.startswith("perflab")}
+        assert all(n.startswith(allowed) for n in ours), (path, ours)
+
+
 def test_ui_serves_stored_results_and_never_drives_the_engine() -> None:
     """ui -> store, report; plus the exporters' live folding and the compare facade."""
     allowed = ("perflab.store", "perflab.report", "perflab.model", "perflab.stats")
@@ -99,6 +108,7 @@ def test_ui_serves_stored_results_and_never_drives_the_engine() -> None:
         "perflab.ui",
         "perflab.detect",
         "perflab.capacity",
+        "perflab.profile",
     ],
 )
 def test_all_matches_the_namespace(module: str) -> None:

@@ -30,8 +30,9 @@ from perflab.capacity.capacity_figures import (
 from perflab.capacity.plan import GrowthPlan
 from perflab.capacity.usl import UslFit, fit_usl
 from perflab.errors import PerflabError
+from perflab.model.htmljson import script_json
 from perflab.report.html.render import TEMPLATES as REPORT_TEMPLATES
-from perflab.report.html.render import plotly_js, script_json
+from perflab.report.html.render import plotly_js
 
 TEMPLATES = Path(__file__).parent / "templates"
 

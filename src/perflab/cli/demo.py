@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from perflab import load
+from perflab.cli.execute import print_process, watching
 from perflab.cli.live import LiveView, human_console
+from perflab.cli.run import watch_plan
 from perflab.errors import TargetError
 from perflab.model import (
     HttpRequest,
@@ -75,6 +77,13 @@ def demo(
     stages: Annotated[str, typer.Option(help="Load stages of the demo run.")] = DEMO_STAGES,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the summary JSON.")] = False,
     quiet: Annotated[bool, typer.Option(help="No live view or summary.")] = False,
+    profile: Annotated[
+        bool,
+        typer.Option(
+            help="Also watch the demo target: memory with a leak verdict and a py-spy flame "
+            "graph of the steady part, in the run and its report."
+        ),
+    ] = False,
 ) -> int:
     """Load-test a built-in shop API on 127.0.0.1 (~20 s), then print the summary."""
     from perflab.demo import DemoTarget
@@ -94,13 +103,21 @@ def demo(
             console.print(f"demo target up at {target.url}; running a ramping open-model test")
         spec = demo_spec(target.url, _login(target.url), stages=stages)
         run_dir = new_run_dir(spec.name)
-        with LiveView(console, open_model=True, enabled=not (quiet or as_json)) as live:
+        watch = watch_plan(target.pid, None, 100) if profile else None
+        with (
+            LiveView(console, open_model=True, enabled=not (quiet or as_json)) as live,
+            watching(watch, spec, run_dir) as watcher,
+        ):
             doc = load.run(spec, sink=RunWriter(run_dir), on_progress=live)
     doc["path"] = str(run_dir)
+    if watcher is not None and watcher.summary is not None:
+        doc["process"] = watcher.summary
     if as_json:
         print(json.dumps(doc, indent=2))
     elif not quiet:
         render_summary(doc, console, path=str(run_dir))
+        if watcher is not None and watcher.summary is not None:
+            print_process(watcher.summary, run_dir, console)
         short = doc["id"][:8]
         console.print(
             f"next: perflab show {short}  ·  perflab report {short}  ·  perflab ui"

@@ -17,6 +17,7 @@ from perflab.cli import compare as compare_cmd
 from perflab.cli import demo as demo_cmd
 from perflab.cli import detect as detect_cmd
 from perflab.cli import history as history_cmd
+from perflab.cli import profile as profile_cmd
 from perflab.cli import replay as replay_cmd
 from perflab.cli import report as report_cmd
 from perflab.cli import run as run_cmd
@@ -45,6 +46,7 @@ app.command("report", no_args_is_help=True, epilog=report_cmd.EXAMPLES)(report_c
 app.command("ui", epilog=ui_cmd.EXAMPLES)(ui_cmd.ui)
 app.add_typer(capacity_cmd.capacity_app, name="capacity")
 app.command("detect", no_args_is_help=True, epilog=detect_cmd.EXAMPLES)(detect_cmd.detect)
+app.add_typer(profile_cmd.profile_app, name="profile")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ import typer
 from perflab.errors import UsageError
 from perflab.store import find_run, load_run, read_generator, read_intervals
 from perflab.store.atomic import write_bytes_atomic
+from perflab.store.process import read_process
 
 EXAMPLES = """
 Examples:
@@ -126,7 +127,7 @@ def _render_run(fmt: str, path: Path, doc: dict[str, Any]) -> str:
         return run_junit(doc)
     from perflab.report.html import render_run
 
-    return render_run(doc, read_intervals(path), read_generator(path))
+    return render_run(doc, read_intervals(path), read_generator(path), read_process(path))
 
 
 def _render_comparison(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,9 +13,13 @@ from perflab.cli.exporters import ExportPlan, LingerOption, OtlpOption, Promethe
 from perflab.cli.live import human_console
 from perflab.cli.runspec import DEFAULT_MAX_INFLIGHT, build_spec, parse_tags
 from perflab.cli.ui import UiLingerOption, UiOption, UiPlan
+from perflab.errors import UsageError
 from perflab.load.http.url import parse_url
 from perflab.load.script.plan import Overrides, script_spec
 from perflab.model import parse_duration
+
+if TYPE_CHECKING:
+    from perflab.profile.watch import WatchPlan
 
 EXAMPLES = """
 Examples:
@@ -33,6 +37,9 @@ Examples:
   perflab run examples/checkout_journey.py --base-url http://127.0.0.1:8000 --duration 1m
 
   perflab run http://127.0.0.1:8080/ --rate 200/s --duration 10m --prometheus :9464
+
+  perflab run http://127.0.0.1:8080/ --rate 300/s --duration 2m --profile-pid 4242
+    (the target's memory each second with a leak verdict, and a flame graph of the steady part)
 """
 
 
@@ -99,10 +106,22 @@ def run(
     otlp: OtlpOption = None,
     ui: UiOption = None,
     ui_linger: UiLingerOption = "0s",
+    profile_pid: Annotated[
+        int | None,
+        typer.Option(
+            help="Watch this target process: memory every second (leak verdict) and a py-spy "
+            "CPU profile of the run's steady part, stored with the run and in its report."
+        ),
+    ] = None,
+    monitor_pid: Annotated[
+        int | None, typer.Option(help="Watch only the memory of this process (no profiler).")
+    ] = None,
+    profile_rate: Annotated[int, typer.Option(help="Samples per second of the profile.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the summary JSON.")] = False,
     quiet: Annotated[bool, typer.Option(help="No live view or summary (CI).")] = False,
 ) -> int:
     """Load-test TARGET; latency is measured from each request's intended start."""
+    watch = watch_plan(profile_pid, monitor_pid, profile_rate)
     if target.endswith(".py"):
         spec = script_spec(
             target,
@@ -157,4 +176,21 @@ def run(
     load.check_reachable(parse_url(spec.requests[0].url).origin, spec.connect_timeout_s)
     with exports.start() as sinks, dashboard.start() as ui_sinks:
         extra = [*sinks, *ui_sinks]
-        return execute(spec, console, out=out, as_json=as_json, quiet=quiet, extra_sinks=extra)
+        return execute(
+            spec, console, out=out, as_json=as_json, quiet=quiet, extra_sinks=extra, watch=watch
+        )
+
+
+def watch_plan(profile_pid: int | None, monitor_pid: int | None, rate: int) -> WatchPlan | None:
+    """The target-process watch the flags ask for (checked before any load is sent)."""
+    if profile_pid is not None and monitor_pid is not None:
+        raise UsageError("give --profile-pid (memory and CPU) or --monitor-pid (memory), not both")
+    pid = profile_pid if profile_pid is not None else monitor_pid
+    if pid is None:
+        return None
+    from perflab.profile.sampler import check_options
+    from perflab.profile.watch import WatchPlan
+
+    if profile_pid is not None:
+        check_options(None, rate)
+    return WatchPlan(pid=pid, profile=profile_pid is not None, rate_hz=rate)

@@ -55,3 +55,24 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
         if len(secret) >= 4:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def redact_argv(argv: Iterable[str]) -> list[str]:
+    """A command line fit to store: the value after a secret-named flag (``--password x``,
+    ``--token=x``), ``NAME=value`` with a secret name, and URL passwords are hidden."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        name, eq, _value = arg.partition("=")
+        if arg.startswith("-") and is_secret_name(name.lstrip("-")):
+            out.append(f"{name}={REDACTED}" if eq else arg)
+            hide_next = not eq
+        elif eq and not arg.startswith("-") and is_secret_name(name) and "/" not in name:
+            out.append(f"{name}={REDACTED}")
+        else:
+            out.append(redact_url(arg) if "://" in arg else arg)
+    return out

@@ -38,7 +38,7 @@ from perflab.store.migrations import (
     runs,
 )
 from perflab.store.rundir import DEFAULT_ROOT, load_run
-from perflab.store.runrow import RunRow, run_columns, run_tags_of
+from perflab.store.runrow import RunRow, profile_columns, run_columns, run_tags_of
 
 _CHUNK = 500  # ids per IN (...): well under SQLite's bound-parameter limit
 _BENCH_STATS = ("median", "mean", "stdev", "ci_low", "ci_high", "n")
@@ -106,6 +106,15 @@ class Catalog:
             conn.execute(delete(run_tags).where(run_tags.c.run_id == values["id"]))
             if tags:
                 conn.execute(insert(run_tags), tags)
+        return str(values["id"])
+
+    def index_profile(self, doc: Mapping[str, Any], path: Path) -> str:
+        """Insert or update a profile (``profile.json``'s document in directory ``path``) as a
+        row of kind 'profile'; returns its id. Idempotent like :meth:`index_run`."""
+        values = profile_columns(doc, path)
+        values["indexed_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with self._translate(), self._writer.begin() as conn:
+            conn.execute(self._upsert(values))
         return str(values["id"])
 
     def index_directory(self, root: Path = DEFAULT_ROOT) -> int:

@@ -88,6 +88,28 @@ def run_columns(doc: Mapping[str, Any], path: Path) -> dict[str, Any]:
     }
 
 
+def profile_columns(doc: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The ``runs`` row of a profile (``kind`` 'profile', schema ``perflab.profile/1``): a
+    profile is found, listed and resolved like a run, by id prefix or path."""
+    if not doc.get("id"):
+        raise UsageError(f"profile document at {path} has no id")
+    target = doc.get("target") or {}
+    cmdline = target.get("cmdline") or []
+    return {
+        "id": str(doc["id"]),
+        "kind": "profile",
+        "name": str(doc.get("name") or ""),
+        "status": "interrupted" if doc.get("interrupted") else "passed",
+        "started_at": doc.get("started_at"),
+        "ended_at": doc.get("ended_at"),
+        "path": str(Path(path).resolve()),
+        "target": " ".join(str(a) for a in cmdline)[:500] or f"pid {target.get('pid')}",
+        "duration_s": doc.get("duration_s"),
+        "requests": doc.get("samples"),
+        "summary": json.dumps(_scrubbed(doc), sort_keys=True),
+    }
+
+
 def run_tags_of(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     tags = (doc.get("config") or {}).get("tags") or {}
     return sorted((str(k), str(v)) for k, v in tags.items())

@@ -42,6 +42,7 @@ from perflab.compare import compare_runs
 from perflab.errors import PerflabError, UsageError
 from perflab.report.summary import redacted
 from perflab.store.catalog import Catalog
+from perflab.store.process import read_process
 from perflab.store.rundir import DEFAULT_ROOT, load_run, read_generator, read_intervals
 from perflab.store.runrow import RunRow
 from perflab.ui import pages
@@ -217,7 +218,7 @@ def run_report(dash: Dashboard, request: Request) -> Response:
     doc, path = dash.document(row)
     if path is None:
         raise LookupError(f"the directory of run {row.id[:12]} is not on this machine")
-    text = render_run(doc, read_intervals(path), read_generator(path))
+    text = render_run(doc, read_intervals(path), read_generator(path), read_process(path))
     filename = f"perflab-{row.name or 'run'}-{row.id[:8]}.html".replace('"', "")
     disposition = f'attachment; filename="{filename}"'
     return HTMLResponse(text, headers={"content-disposition": disposition})

@@ -19,6 +19,7 @@ from typing import Any
 
 import jinja2
 
+from perflab.model.htmljson import script_json
 from perflab.report.changes import comparison_rows
 from perflab.report.html import render as report_render
 from perflab.report.html.comparison import comparison_figures
@@ -74,7 +75,7 @@ def page(
             root=root,
             section=section,
             figures=figures,
-            figures_json=report_render.script_json(figures),
+            figures_json=script_json(figures),
             version=_version("perflab"),
             plotly_version=_version("plotly"),
             generated=time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),

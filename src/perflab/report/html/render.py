@@ -10,7 +10,6 @@ drawn) and ``data-failed`` on ``<body>``; a chart that fails shows why, in its p
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -21,11 +20,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from perflab.model.htmljson import script_json
 from perflab.report import summary
 from perflab.report.changes import comparison_rows
 from perflab.report.html.comparison import comparison_figures
 from perflab.report.html.data import run_data
 from perflab.report.html.figures import run_figures
+from perflab.report.html.process import memory_figure
 
 TEMPLATES = Path(__file__).parent / "templates"
 _CONFIG_LIMIT = 40_000  # characters of config JSON shown; replay configs can be huge
@@ -60,28 +61,6 @@ def _version(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return "unknown"
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities become null: JSON.parse rejects them."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        if value and all(type(v) is float for v in value):
-            return [v if math.isfinite(v) else None for v in value]
-        return [_finite(v) for v in value]
-    return value
-
-
-def script_json(value: Any) -> Markup:
-    """JSON that is safe inside an HTML ``<script>`` element."""
-    text = json.dumps(_finite(value), separators=(",", ":"), allow_nan=False)
-    for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
-        text = text.replace(raw, escaped)
-    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return Markup(text)
 
 
 def pretty(value: Any) -> str:
@@ -131,11 +110,20 @@ def render_run(
     doc: Mapping[str, Any],
     intervals: Sequence[Mapping[str, Any]],
     generator: Sequence[Mapping[str, Any]] = (),
+    process: Mapping[str, Any] | None = None,
 ) -> str:
-    """The HTML report of one run (run.json's document plus its interval and generator rows)."""
+    """The HTML report of one run (run.json's document plus its interval and generator rows).
+
+    ``process``: what was watched of the target during the run, when it was (``{"memory":
+    {"rows", "verdict", "exited"}, "profile": {"samples", "duration_s", "top", "flamegraph",
+    "folded"}}``, either part optional); it becomes the "Target process" section.
+    """
     data = run_data(doc, intervals, generator)
     figures = run_figures(doc, data)
-    return _page("run.html.j2", figures, data=data, **run_context(doc))
+    memory = (process or {}).get("memory")
+    if memory and memory.get("rows"):
+        figures["memory"] = memory_figure(memory["rows"], memory.get("verdict"))
+    return _page("run.html.j2", figures, data=data, process=process, **run_context(doc))
 
 
 def render_comparison(
