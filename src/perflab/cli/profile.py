@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from perflab.cli import profile_memory
 from perflab.cli.live import human_console
 from perflab.errors import PerflabError, UsageError
 from perflab.model import parse_duration
@@ -119,6 +120,10 @@ def profile(
         "nonblocking": nonblocking, "out_dir": out, "name": name,
     }  # fmt: skip
     console = human_console()
+    if pid is not None:
+        from perflab.profile.tooling import require_process
+
+        require_process(pid)  # before the "profiling ..." line: an error is one line
     if not as_json:
         what = f"PID {pid}" if pid is not None else " ".join(command)
         until = f"for {seconds:g} s" if seconds is not None else "until it exits"
@@ -214,3 +219,6 @@ def diff(
 
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)[:40].strip("-") or "p"
+
+
+profile_app.command("memory", epilog=profile_memory.EXAMPLES)(profile_memory.memory)

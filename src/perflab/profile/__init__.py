@@ -44,9 +44,10 @@ if TYPE_CHECKING:
         total_samples,
     )
     from perflab.profile.leak import LeakVerdict, leak_verdict
-    from perflab.profile.monitor import MemorySeries, ProcessMonitor, load_memory_series
+    from perflab.profile.monitor import ProcessMonitor
     from perflab.profile.native import fold_perf_script
     from perflab.profile.sampler import ProfileInterrupted, profile_command, profile_pid
+    from perflab.profile.series import MemorySeries, load_memory_series
     from perflab.profile.speedscope import to_speedscope
     from perflab.profile.tooling import ProfileProgress
     from perflab.profile.top import TopRow, format_top_table, top_functions
@@ -124,9 +125,9 @@ _HOMES = {
     "render_flamegraph": "perflab.profile.flamegraph",
     "LeakVerdict": "perflab.profile.leak",
     "leak_verdict": "perflab.profile.leak",
-    "MemorySeries": "perflab.profile.monitor",
+    "MemorySeries": "perflab.profile.series",
     "ProcessMonitor": "perflab.profile.monitor",
-    "load_memory_series": "perflab.profile.monitor",
+    "load_memory_series": "perflab.profile.series",
     "TargetWatch": "perflab.profile.watch",
     "WatchPlan": "perflab.profile.watch",
 }

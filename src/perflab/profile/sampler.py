@@ -64,6 +64,7 @@ __all__ = [
     "profile_pid",
 ]
 
+NO_PYTHON_FRAME = "[no Python frame]"
 STUCK_GRACE_S = 60.0  # past its duration by this much, a sampler is stopped (then killed)
 _RAW = ".stacks.raw"
 _PTRACE_HINT = (
@@ -349,6 +350,11 @@ class _Job:
                 hint=f"its output is kept in {kept}",
             ) from None
         raw.unlink()
+        # py-spy's frameless sample (" 1": the thread was outside Python) gets a name, so the
+        # stored folded file is one every folded-stack tool reads (flamegraph.pl, speedscope)
+        frameless = stacks.pop((), 0)
+        if frameless:
+            stacks[(NO_PYTHON_FRAME,)] = stacks.get((NO_PYTHON_FRAME,), 0) + frameless
         return stacks
 
     def _command_pid_finder(self, spy_pid: int) -> Callable[[float], None]:

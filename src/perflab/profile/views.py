@@ -40,6 +40,7 @@ def write_views(result: ProfileResult, *, orientation: str = "flame") -> None:
         title=result.name,
         meta=meta,
         orientation="icicle" if orientation == "icicle" else "flame",
+        merge_lines=True,  # py-spy names the current line: one function would split in many
     )
     write_bytes_atomic(result.path / FLAMEGRAPH_FILE, page.encode())
     result.flamegraph = result.path / FLAMEGRAPH_FILE

@@ -22,7 +22,8 @@ from typing import Any
 
 from perflab.errors import PerflabError
 from perflab.profile.artifact import ProfileResult
-from perflab.profile.monitor import MEMORY_FILE, ProcessMonitor, load_memory_series
+from perflab.profile.monitor import ProcessMonitor
+from perflab.profile.series import MEMORY_FILE, load_memory_series
 from perflab.store.process import write_process
 
 PROFILE_DIR = "profile"

@@ -225,6 +225,16 @@ def run_report(dash: Dashboard, request: Request) -> Response:
 
 
 @_html
+def run_flamegraph(dash: Dashboard, request: Request) -> Response:
+    """The flame graph a run's report links to (``profile/flamegraph.html`` beside it)."""
+    _, path = dash.document(dash.find(request.path_params["ref"]))
+    page = None if path is None else path / "profile" / "flamegraph.html"
+    if page is None or not page.is_file():
+        raise LookupError("this run has no flame graph (run it with --profile-pid)")
+    return HTMLResponse(page.read_text())
+
+
+@_html
 def api_run(dash: Dashboard, request: Request) -> Response:
     doc, _ = dash.document(dash.find(request.path_params["ref"]))
     doc.pop("path", None)
@@ -365,6 +375,7 @@ def create_app(
         Route("/api/runs/{ref}", api_run),
         Route("/runs/{ref}", run_page),
         Route("/runs/{ref}/report.html", run_report),
+        Route("/runs/{ref}/profile/flamegraph.html", run_flamegraph),
         Route("/runs/{ref}/live", live_page),
         Route("/compare", compare_page),
         Route("/trends", trends_page),
