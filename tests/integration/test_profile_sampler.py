@@ -202,6 +202,13 @@ def test_no_permission_to_attach_is_a_target_error_with_a_hint(start_hot: Start)
         "    print(e.one_line()); sys.exit(e.exit_code)\n"
     )
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run(
+        [*nobody, sys.executable, "-c", "import perflab.profile"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    if probe.returncode != 0:  # e.g. a checkout in a root-only temp dir (mktemp -d is 0700)
+        shutil.rmtree(shared)
+        pytest.skip("an unprivileged user cannot run this checkout's interpreter or import it")
     try:
         out = subprocess.run(
             [*nobody, sys.executable, "-c", code], capture_output=True, text=True, timeout=60

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import psutil
 import typer
 
 from perflab import load
@@ -13,7 +14,7 @@ from perflab.cli.exporters import ExportPlan, LingerOption, OtlpOption, Promethe
 from perflab.cli.live import human_console
 from perflab.cli.runspec import DEFAULT_MAX_INFLIGHT, build_spec, parse_tags
 from perflab.cli.ui import UiLingerOption, UiOption, UiPlan
-from perflab.errors import UsageError
+from perflab.errors import TargetError, UsageError
 from perflab.load.http.url import parse_url
 from perflab.load.script.plan import Overrides, script_spec
 from perflab.model import parse_duration
@@ -193,4 +194,6 @@ def watch_plan(profile_pid: int | None, monitor_pid: int | None, rate: int) -> W
 
     if profile_pid is not None:
         check_options(None, rate)
+    if not psutil.pid_exists(pid):  # before the run directory exists: nothing half-made
+        raise TargetError(f"no process with PID {pid}")
     return WatchPlan(pid=pid, profile=profile_pid is not None, rate_hz=rate)

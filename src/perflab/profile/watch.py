@@ -14,6 +14,7 @@ it), ``profile/`` (a profile directory: stacks, flame graph, speedscope) and ``p
 
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -80,8 +81,14 @@ class TargetWatch:
         self.summary: dict[str, Any] | None = None
 
     def __enter__(self) -> TargetWatch:
+        created = not self.run_dir.exists()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.monitor.start()  # an unknown PID fails here, before any load is sent
+        try:
+            self.monitor.start()  # an unknown PID fails here, before any load is sent
+        except BaseException:
+            if created:  # leave no empty run directory behind a run that never started
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
         if self.plan.profile:
             self._thread = threading.Thread(
                 target=self._profile, name="perflab-profile", daemon=True
