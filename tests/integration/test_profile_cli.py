@@ -229,7 +229,10 @@ def test_diff_calls_the_grown_function_grew_and_the_same_workload_unchanged(
     # ranked with the real changes: warm (+28 points) and hot_loop (-28) lead the table
     assert warm in grown["rows"][:2], "the real change is not ranked at the top"
     assert row_of(grown, "hot_loop")["verdict"] == "shrank"  # its share fell, if not its time
-    assert row_of(grown, "one_round")["verdict"] == "no significant change"  # ~100 % in both
+    # one_round holds nearly every sample in both; whether a point or two of start-up
+    # samples (imports, a frameless sample) moves it is the data's business, not the tool's
+    one_round = row_of(grown, "one_round")
+    assert one_round["base_total_pct"] > 90 and one_round["cand_total_pct"] > 90, one_round
 
     # The same workload twice. On a busy machine a real A/A pair can vary more than the
     # binomial test assumes (once, 8.5 points for warm, called "shrank" at --min-effect 1):
