@@ -10,16 +10,11 @@ like the other perflab reports.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
-from functools import cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
-from markupsafe import Markup
 
 from perflab.capacity.capacity_figures import (
     growth_figure,
@@ -30,31 +25,9 @@ from perflab.capacity.capacity_figures import (
 from perflab.capacity.plan import GrowthPlan
 from perflab.capacity.usl import UslFit, fit_usl
 from perflab.errors import PerflabError
-from perflab.model.htmljson import script_json
-from perflab.report.html.render import TEMPLATES as REPORT_TEMPLATES
-from perflab.report.html.render import plotly_js
+from perflab.report.html.render import render_page
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-@cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.ChoiceLoader(
-            [jinja2.FileSystemLoader(TEMPLATES), jinja2.FileSystemLoader(REPORT_TEMPLATES)]
-        ),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _fmt(value: float | None) -> str:
@@ -177,25 +150,18 @@ def render_capacity_html(
             growth_doc["capacity"]["fleet_usable_rps"],
             growth_doc["runs_out"],
         )
-    return (
-        _environment()
-        .get_template("capacity.html.j2")
-        .render(
-            title=title,
-            fit=None if fit is None else fit.to_json(),
-            rows=[] if fit is None else _rows(fit),
-            live=live,
-            steps=steps,
-            probes=probes,
-            sizing=sizing,
-            growth=growth_doc,
-            figures=figures,
-            figures_json=script_json(figures),
-            plotly_js=Markup(plotly_js()),
-            plotly_version=_version("plotly"),
-            version=_version("perflab"),
-            generated=time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
-        )
+    return render_page(
+        "capacity.html.j2",
+        figures,
+        templates=TEMPLATES,
+        title=title,
+        fit=None if fit is None else fit.to_json(),
+        rows=[] if fit is None else _rows(fit),
+        live=live,
+        steps=steps,
+        probes=probes,
+        sizing=sizing,
+        growth=growth_doc,
     )
 
 

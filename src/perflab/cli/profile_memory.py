@@ -73,7 +73,7 @@ def memory(
         top_growth,
     )
     from perflab.profile.monitor import ProcessMonitor
-    from perflab.profile.series import MEMORY_FILE, load_memory_series
+    from perflab.profile.series import MEMORY_FILE
     from perflab.store.atomic import write_json_atomic
     from perflab.store.rundir import new_run_dir
 
@@ -109,8 +109,8 @@ def memory(
             monitor.stop()
         _stop(proc)
     rows = top_growth(first, second, n=top, key=key)  # type: ignore[arg-type]
-    series = load_memory_series(directory / MEMORY_FILE)
-    verdict = series.verdict() if series.samples else None
+    series = monitor.series() if monitor is not None else None
+    verdict = series.verdict() if series is not None and series.samples else None
     doc |= {
         "interval_s": round(total_s - warm_s, 3),
         "growth": [

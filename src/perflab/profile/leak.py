@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from perflab.model.htmljson import finite
 from perflab.stats.trend import bin_medians, drift_test, trend_test
 
 MB = 1_000_000
@@ -88,10 +89,8 @@ class LeakVerdict:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; NaN (no data) becomes None, which JSON can carry."""
-        return {
-            k: None if isinstance(v, float) and not math.isfinite(v) else v
-            for k, v in asdict(self).items()
-        }
+        doc: dict[str, Any] = finite(asdict(self))
+        return doc
 
 
 def format_rate(bytes_per_hour: float) -> str:

@@ -5,7 +5,6 @@ the monitor that writes them (:mod:`perflab.profile.monitor`).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -17,12 +16,11 @@ import numpy.typing as npt
 
 from perflab.errors import UsageError
 from perflab.profile.leak import LeakVerdict, leak_verdict
+from perflab.store.process import MEMORY_FILE, read_json_lines
 
 __all__ = ["MEMORY_FILE", "MEMORY_SCHEMA", "MemorySample", "MemorySeries", "load_memory_series"]
 
 MEMORY_SCHEMA = "perflab.memory/1"
-MEMORY_FILE = "memory.jsonl"
-"""The series' file name inside a run directory, next to ``run.json``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,17 +110,9 @@ def load_memory_series(path: Path) -> MemorySeries:
     Raises UsageError for a file that is not a memory series or has a newer schema.
     """
     try:
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if lines and not lines[-1].endswith("\n"):
-        lines.pop()  # torn by a crash mid-write
-    docs = []
-    for number, line in enumerate(lines, 1):
-        try:
-            docs.append(json.loads(line))
-        except ValueError:
-            raise UsageError(f"{path}:{number}: not a JSON line of a memory series") from None
+        docs = read_json_lines(path)
+    except FileNotFoundError:
+        raise UsageError(f"cannot read {path}: no such file") from None
     if not docs or not isinstance(docs[0], dict) or "schema" not in docs[0]:
         raise UsageError(f"{path} is not a perflab memory series (no schema header)")
     schema = docs[0]["schema"]

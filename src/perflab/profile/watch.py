@@ -24,7 +24,7 @@ from typing import Any
 from perflab.errors import PerflabError
 from perflab.profile.artifact import ProfileResult
 from perflab.profile.monitor import ProcessMonitor
-from perflab.profile.series import MEMORY_FILE, load_memory_series
+from perflab.profile.series import MEMORY_FILE
 from perflab.store.process import write_process
 
 PROFILE_DIR = "profile"
@@ -131,7 +131,7 @@ class TargetWatch:
 
     def _summarize(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"pid": self.plan.pid, "notes": list(self._outcome.notes)}
-        series = load_memory_series(self.run_dir / MEMORY_FILE)
+        series = self.monitor.series()  # the rows it journaled, still in memory
         verdict = series.verdict() if series.samples else None
         doc["memory"] = {
             "interval_s": self.plan.interval_s,

@@ -101,11 +101,9 @@ def benjamini_hochberg(p_values: ArrayLike) -> FloatArray:
     ``q[i] = min over j with p[j] >= p[i] of p[j] * m / rank(j)``, capped at 1: the step-up
     procedure at level ``alpha`` rejects exactly the hypotheses with ``q <= alpha``.
     """
-    p = np.asarray(p_values, dtype=float).ravel()
+    p = _p_array(p_values)
     if p.size == 0:
-        return np.empty(0)
-    if np.any(np.isnan(p)) or np.any(p < 0) or np.any(p > 1):
-        raise ValueError("p values must lie in [0, 1]")
+        return p
     order = np.argsort(p)
     scaled = p[order] * p.size / np.arange(1, p.size + 1)
     adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
@@ -121,11 +119,9 @@ def holm(p_values: ArrayLike) -> FloatArray:
     ``q <= alpha`` keeps the chance of *any* false rejection at or below ``alpha`` whatever
     the dependence, for claims where one false call is already misleading.
     """
-    p = np.asarray(p_values, dtype=float).ravel()
+    p = _p_array(p_values)
     if p.size == 0:
-        return np.empty(0)
-    if np.any(np.isnan(p)) or np.any(p < 0) or np.any(p > 1):
-        raise ValueError("p values must lie in [0, 1]")
+        return p
     order = np.argsort(p)
     adjusted = np.maximum.accumulate(p[order] * np.arange(p.size, 0, -1))
     q = np.empty_like(p)
@@ -168,3 +164,10 @@ def common_ratio(
     pooled1, pooled2 = float(a[kept].sum()), float(b[kept].sum())
     variance = max(1.0 / pooled1 - 1.0 / n1 + 1.0 / pooled2 - 1.0 / n2, 0.0)
     return float(np.exp(center)), variance
+
+
+def _p_array(p_values: ArrayLike) -> FloatArray:
+    p = np.asarray(p_values, dtype=float).ravel()
+    if np.any(np.isnan(p)) or np.any(p < 0) or np.any(p > 1):
+        raise ValueError("p values must lie in [0, 1]")
+    return p

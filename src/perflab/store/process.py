@@ -11,30 +11,55 @@ import json
 from pathlib import Path
 from typing import Any
 
+from perflab.errors import UsageError
 from perflab.store.atomic import write_json_atomic
 
 PROCESS_FILE = "process.json"
 MEMORY_FILE = "memory.jsonl"
 PROCESS_SCHEMA = "perflab.process/1"
 
-__all__ = ["MEMORY_FILE", "PROCESS_FILE", "read_memory_rows", "read_process", "write_process"]
+__all__ = [
+    "MEMORY_FILE",
+    "PROCESS_FILE",
+    "read_json_lines",
+    "read_memory_rows",
+    "read_process",
+    "write_process",
+]
+
+
+def read_json_lines(path: Path) -> list[Any]:
+    """The documents of a JSON-lines file written a line at a time (``memory.jsonl``): a torn
+    last line (a crash mid-write) is dropped; a bad line before it is an error.
+
+    Raises:
+        FileNotFoundError: no such file.
+        UsageError: unreadable, or a line in the middle is not JSON.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()
+    docs = []
+    for number, line in enumerate(lines, 1):
+        try:
+            docs.append(json.loads(line))
+        except ValueError:
+            raise UsageError(f"{path}:{number}: not a JSON line") from None
+    return docs
 
 
 def read_memory_rows(path: Path) -> list[dict[str, Any]]:
-    """The samples of a ``memory.jsonl``; a torn last line (a crash mid-write) is skipped."""
-    rows: list[dict[str, Any]] = []
+    """The samples of a ``memory.jsonl`` (its header and end lines left out)."""
     try:
-        text = path.read_text()
+        docs = read_json_lines(path)
     except FileNotFoundError:
-        return rows
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict) and "t" in row and "rss_bytes" in row:
-            rows.append(row)
-    return rows
+        return []
+    return [d for d in docs if isinstance(d, dict) and "t" in d and "rss_bytes" in d]
 
 
 def read_process(run_dir: Path) -> dict[str, Any] | None:

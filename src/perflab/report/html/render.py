@@ -33,9 +33,12 @@ _CONFIG_LIMIT = 40_000  # characters of config JSON shown; replay configs can be
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def _environment(extra: Path | None = None) -> jinja2.Environment:
+    """The report templates; ``extra`` puts another folder of templates first (the capacity
+    report extends this base template)."""
+    folders = [TEMPLATES] if extra is None else [extra, TEMPLATES]
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(folders),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -70,9 +73,13 @@ def pretty(value: Any) -> str:
     return text
 
 
-def _page(template: str, figures: Mapping[str, Any], **context: Any) -> str:
+def render_page(
+    template: str, figures: Mapping[str, Any], *, templates: Path | None = None, **context: Any
+) -> str:
+    """A self-contained page: ``template`` (from ``templates`` or the report's own) with the
+    figures, plotly.js inlined and the version line every perflab page carries."""
     return (
-        _environment()
+        _environment(templates)
         .get_template(template)
         .render(
             figures=figures,
@@ -123,7 +130,7 @@ def render_run(
     memory = (process or {}).get("memory")
     if memory and memory.get("rows"):
         figures["memory"] = memory_figure(memory["rows"], memory.get("verdict"))
-    return _page("run.html.j2", figures, data=data, process=process, **run_context(doc))
+    return render_page("run.html.j2", figures, data=data, process=process, **run_context(doc))
 
 
 def render_comparison(
@@ -137,7 +144,7 @@ def render_comparison(
     base = run_data(base_doc, base_intervals)
     cand = run_data(cand_doc, cand_intervals)
     figures = comparison_figures(comparison, base, cand)
-    return _page(
+    return render_page(
         "compare.html.j2",
         figures,
         comparison=comparison,
