@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +223,45 @@ def test_closed_model_users_share_capped_connections(hello_url: str, tmp_path: P
     # (from the user's start) exceeds the time on the wire
     assert doc["totals"]["latency_ms"]["p50"] > 1.5 * doc["totals"]["service_ms"]["p50"]
     assert 150 < doc["totals"]["requests"] < 700  # ~2 connections x 5 ms for 1.5 s
+
+
+def _answered(url: str) -> int:
+    with urllib.request.urlopen(f"{url}/count", timeout=5) as resp:
+        return int(resp.read())
+
+
+def test_closed_model_repeating_connections_record_every_response(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    """One request on pinned connections runs on lanes: nothing the server answered is lost
+    or counted twice, statuses >= 400 are errors, and ramping down still retires users."""
+    server = server_factory("hello")
+    stages = (Stage(1.0, 6.0), Stage(0.5, 6.0), Stage(0.5, 2.0))
+    doc = _run(_spec(f"{server.url}/", LoadModel.CLOSED, stages, 6.0, workers=2), tmp_path)
+    totals = doc["totals"]
+    assert totals["errors"] == 0 and totals["requests"] > 1000
+    assert totals["requests"] == _answered(server.url)
+    assert totals["new_connections"] <= 8
+    rows = read_intervals(tmp_path)
+    assert sum(r["requests"] for r in rows) == totals["requests"]
+    assert totals["phases_mean_ms"]["wait"] > 0 and totals["bytes_in"] > totals["requests"] * 13
+
+    before = _answered(server.url)
+    doc = _run(
+        _spec(f"{server.url}/status/503", LoadModel.CLOSED, (Stage(1.0, 3.0),), 3.0, workers=1),
+        tmp_path / "503",
+    )
+    totals = doc["totals"]
+    assert totals["requests"] == _answered(server.url) - before
+    assert totals["errors_by_kind"] == {"http_503": totals["requests"]}
+    assert totals["service_ms"]["p50"] > 0  # answered with an error status: still timed
+
+
+def test_closed_model_repeating_connection_times_out(stall_url: str, tmp_path: Path) -> None:
+    """A lane's request that never completes is failed by the pool's sweep like any other."""
+    stages = (Stage(3.5, 2.0),)
+    spec = _spec(f"{stall_url}/", LoadModel.CLOSED, stages, 2.0, workers=1, timeout_s=0.3)
+    doc = _run(spec, tmp_path)
+    kinds = doc["totals"]["errors_by_kind"]
+    assert kinds.get("timeout", 0) >= 2, kinds  # both users' requests caught in the freeze
+    assert doc["totals"]["requests"] > 100  # and they carried on after it

@@ -11,6 +11,7 @@ Routes (any method; HEAD gets the head only):
   /eof           "Hello, world!" without Content-Length, delimited by the server closing
   /slow/MS       "Hello, world!" after MS milliseconds
   /early-hints   a 103 interim response, then "Hello, world!"
+  /count         how many requests this server answered before this one, as text
 
 Run: ``python -m tests.servers.hello --port 0`` prints ``READY <port>`` once listening.
 ``--keepalive-timeout S`` closes connections idle for S seconds (like nginx's
@@ -32,6 +33,7 @@ from typing import cast
 import httptools
 
 HELLO = b"Hello, world!"
+_answered = [0]  # requests handled by this process, for /count
 
 
 class Request:
@@ -143,6 +145,11 @@ class HttpServer(asyncio.Protocol):
         head = request.method == "HEAD"
         close = not request.keep_alive
         route, _, arg = path.strip("/").partition("/")
+        if route == "count":
+            body = str(_answered[0]).encode()
+            self.write(response(200, body, head=head, close=close), close=close)
+            return
+        _answered[0] += 1
         if route == "echo":
             doc = {
                 "method": request.method,

@@ -9,7 +9,9 @@ the self-check can tell busy from spinning.
 
 :class:`ClosedExecutor` runs virtual users: each owns one connection (or, with a connection
 cap, they share the capped pool and are timed from before waiting for one) and starts its
-next request as soon as the previous one ends; their number follows the stages.
+next request as soon as the previous one ends; their number follows the stages. When every
+user sends the same one request on its own connection, each connection repeats it by itself
+(a :class:`~perflab.load.http.connection.Lane`) until the user must decide again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from perflab.load.clock import PreciseTimer
 from perflab.load.h2.adapter import H2PoolAdapter
+from perflab.load.http.connection import Lane
 from perflab.load.http.exchange import Exchange
 from perflab.load.http.pool import ConnectionPool, PinnedConnection
 from perflab.load.http.request import RequestSpec
@@ -213,14 +216,17 @@ class _VirtualUser:
     (interval records live for the whole run; the recorder resets them in place).
     """
 
-    __slots__ = ("_conn", "_done_cb", "_exec", "_interval", "_name", "retired")
+    __slots__ = ("_conn", "_done_cb", "_exec", "_interval", "_name", "lane", "retired")
 
-    def __init__(self, executor: ClosedExecutor, conn: PinnedConnection | Pool) -> None:
+    def __init__(
+        self, executor: ClosedExecutor, conn: PinnedConnection | Pool, lane: Lane | None = None
+    ) -> None:
         self._exec = executor
         self._conn = conn
         self._name = ""
         self._interval: NameInterval | None = None
         self._done_cb = self._done
+        self.lane = lane
         self.retired = False
 
     def go(self) -> None:
@@ -245,6 +251,11 @@ class _VirtualUser:
             ex.loop.call_soon(self.go)  # never recurse on synchronous failures
         else:
             self.go()
+
+    def retire(self) -> None:
+        self.retired = True
+        if self.lane is not None:
+            self.lane.open = False
 
     def close(self) -> None:
         if isinstance(self._conn, PinnedConnection):
@@ -274,6 +285,16 @@ class ClosedExecutor:
         self.budgeted = iterations is not None
         self._on_finished = on_finished
         self._users: list[_VirtualUser] = []
+        # One unbudgeted request over pinned connections: each connection may repeat it by
+        # itself (a Lane), recording straight into the request's interval.
+        self._lanes = (
+            not shared_connections
+            and iterations is None
+            and not recorder.corrected
+            and isinstance(pool, ConnectionPool)
+            and type(work) is Work
+            and len(work.items) == 1
+        )
         self.inflight = 0
         self.started = 0
         self.stopped = False
@@ -299,11 +320,21 @@ class ClosedExecutor:
         """Add users now, or retire the newest ones after their current request."""
         live = [u for u in self._users if not u.retired]
         for user in live[target:]:
-            user.retired = True
+            user.retire()
         for _ in range(target - len(live)):
-            user = _VirtualUser(self, self._pool if self.shared else self._pool.pin())
+            user = self._new_user()
             self._users.append(user)
             self.loop.call_soon(user.go)
+
+    def _new_user(self) -> _VirtualUser:
+        if self.shared:
+            return _VirtualUser(self, self._pool)
+        pool = self._pool
+        if not self._lanes or not isinstance(pool, ConnectionPool):
+            return _VirtualUser(self, pool.pin())
+        interval = self.recorder.name(self.work.items[0][0])
+        lane = Lane(interval.raw, interval.spill)
+        return _VirtualUser(self, pool.pin(lane), lane)
 
     def vu_exited(self, user: _VirtualUser) -> None:
         user.close()
@@ -312,6 +343,9 @@ class ClosedExecutor:
 
     def stop(self) -> None:
         self.stopped = True
+        for user in self._users:
+            if user.lane is not None:
+                user.lane.open = False
 
     @property
     def idle(self) -> bool:

@@ -59,3 +59,37 @@ def test_flush_resets_and_spills_keep_every_value() -> None:
     assert hist_from_state(first["latency"]).count == SPILL_AT * 2 + 7
     second = rec.flush()[0]["x"]
     assert second["requests"] == 0 and second["latency"] is None
+
+
+def test_a_lanes_raw_rows_fold_exactly_like_add() -> None:
+    """Requests a connection recorded on its lane (six integers each) give the same payload
+    as the same exchanges passed through ``add``, whenever the batch is folded."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(3 * SPILL_AT + 17):
+        start = int(rng.integers(0, 10**9))
+        sent = start + int(rng.integers(0, 50 * US))
+        first = sent + int(rng.lognormal(12, 1.5))
+        done = first + int(rng.integers(0, 900 * US))
+        status = int(rng.choice([200, 200, 200, 404, 503]))
+        rows.append((start, sent, first, done, 13 + i % 5, status))
+
+    via_add, via_raw = Recorder(corrected=False), Recorder(corrected=False)
+    iv_add, iv_raw = via_add.name("r"), via_raw.name("r")
+    for start, sent, first, done, nbytes, status in rows:
+        ex = Exchange(status=status, queued_ns=start, start_ns=start, sent_ns=sent)
+        ex.first_byte_ns, ex.done_ns, ex.bytes_in = first, done, nbytes
+        iv_add.add(ex, start, corrected=False)
+        iv_raw.raw += (start, sent, first, done, nbytes, status)
+        if len(iv_raw.raw) >= 6 * 500:
+            iv_raw.spill()
+    a, b = via_add.flush()[0]["r"], via_raw.flush()[0]["r"]
+    assert iv_raw.raw == []
+    for key in ("requests", "ok", "errors", "bytes_in", "phase_us", "new_connections"):
+        assert a[key] == b[key], key
+    for key in ("latency", "service", "wait"):
+        ha, hb = hist_from_state(a[key]), hist_from_state(b[key])
+        assert (ha.count, ha.min, ha.max, ha.sum) == (hb.count, hb.min, hb.max, hb.sum), key
+        assert ha == hb, key

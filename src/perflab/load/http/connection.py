@@ -16,6 +16,13 @@ To keep it that way:
   httptools exposes no EOF call, so this check cannot be left to the parser.
 * Completion runs after ``feed_data`` returns, never inside a parser callback, so an
   ``on_done`` that submits the next request cannot re-enter the parser.
+* A closed-model user that sends one request over and over on its own connection hands it
+  a :class:`Lane`: while the lane is open, a plain successful response is recorded as six
+  integers and the same request goes out again from ``data_received``, reusing the
+  exchange, with no callback, allocation or per-request arithmetic. That chain of calls
+  was half of the engine's Python time (17 -> ~11 µs per request here, wrk ~10.5 µs).
+  Anything unusual (an error, a new or retried connection, a closing response, a closed
+  lane) takes the general path, so the lane never changes what is measured.
 
 Invariants: at most one exchange is in flight (``exchange``); ``on_done`` is called exactly
 once per exchange; ``_owner._on_closed`` is called exactly once per connection, when ``dead``
@@ -47,6 +54,27 @@ Pending = tuple[Exchange, bytes, OnDone, bool]
 _PARSER_ERRORS = (httptools.HttpParserError, httptools.HttpParserUpgrade)
 _RETRYABLE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 _HEAD_LIMIT = 65536  # response bytes kept for the post-mortem of a lost connection
+
+
+class Lane:
+    """A user's standing order to its pinned connection: repeat the request, record here.
+
+    ``raw`` receives ``(start, sent, first_byte, done, bytes_in, status)`` per request (ns,
+    flat); the owner of ``raw`` folds it in batches (``spill``) and clears it in place.
+    ``open`` is cleared by the executor when the user must decide again (it retires, the
+    run stops); the next completion then goes through ``on_done`` as usual.
+    """
+
+    __slots__ = ("open", "raw", "spill")
+
+    def __init__(self, raw: list[int], spill: Callable[[], None]) -> None:
+        self.raw = raw
+        self.spill = spill
+        self.open = True
+
+
+LANE_SPILL = 6 * 512
+"""Fold a lane's raw figures after this many integers (512 requests)."""
 
 
 class Owner(Protocol):
@@ -90,6 +118,7 @@ class Connection(asyncio.Protocol):
         "_head_only",
         "_keep_alive",
         "_keep_body",
+        "_lane",
         "_loop",
         "_on_done",
         "_owner",
@@ -130,6 +159,7 @@ class Connection(asyncio.Protocol):
         self.dead = False
         self.connect_task: asyncio.Task[None] | None = None
         self.tls_start_ns = 0  # when the TLS handshake began; 0 for plain TCP
+        self._lane: Lane | None = getattr(owner, "lane", None)
 
     # ----------------------------------------------------------------- owner's interface
 
@@ -212,6 +242,25 @@ class Connection(asyncio.Protocol):
             return
         if self._slow:
             self._finish(ex, now)
+            return
+        lane = self._lane
+        if (
+            lane is not None
+            and lane.open
+            and self._keep_alive
+            and not ex.new_connection
+            and not ex.retried
+        ):
+            raw = lane.raw
+            raw += (ex.start_ns, ex.sent_ns, ex.first_byte_ns, now, ex.bytes_in, self._status)
+            self._pending = False
+            self._head = None
+            ex.first_byte_ns = ex.bytes_in = 0
+            ex.queued_ns = ex.start_ns = monotonic_ns()
+            self._transport.write(self._wire)  # type: ignore[union-attr]  # data came on it
+            ex.sent_ns = monotonic_ns()
+            if len(raw) >= LANE_SPILL:
+                lane.spill()
             return
         # _finish, inlined for the common case (a keep_body-less, non-HEAD request)
         ex.status = self._status

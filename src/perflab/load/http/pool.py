@@ -28,7 +28,7 @@ from collections import deque
 from time import monotonic_ns
 from typing import Any
 
-from perflab.load.http.connection import Connection, OnDone, Owner, Pending
+from perflab.load.http.connection import Connection, Lane, OnDone, Owner, Pending
 from perflab.load.http.exchange import ErrorKind, Exchange, classify_os_error
 from perflab.load.http.tls import make_ssl_context
 from perflab.load.http.url import Origin
@@ -162,9 +162,9 @@ class ConnectionPool:
         self.submit(wire, _resolver(future), keep_body=keep_body)
         return await future
 
-    def pin(self) -> PinnedConnection:
+    def pin(self, lane: Lane | None = None) -> PinnedConnection:
         """A dedicated connection for one virtual user (closed model); see PinnedConnection."""
-        return PinnedConnection(self)
+        return PinnedConnection(self, lane)
 
     # ----------------------------------------------------------------- state
 
@@ -380,12 +380,14 @@ class PinnedConnection:
     closed by ``ConnectionPool.aclose``.
     """
 
-    __slots__ = ("_closed", "_conn", "_pool")
+    __slots__ = ("_closed", "_conn", "_pool", "lane")
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, lane: Lane | None = None) -> None:
+        """``lane``: let the connection repeat the last request by itself (see ``Lane``)."""
         self._pool = pool
         self._conn: Connection | None = None
         self._closed = False
+        self.lane = lane
 
     @property
     def busy(self) -> bool:
