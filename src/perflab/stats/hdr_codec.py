@@ -136,7 +136,9 @@ def dense_counts(record: HistogramRecord) -> Int64Array:
 
 def _check_totals(dense: Int64Array, record: HistogramRecord) -> None:
     min_us, max_us, sum_us, clamped = record.min_us, record.max_us, record.sum_us, record.clamped
-    indices = np.unique(record.indices[record.counts > 0]).astype(np.int64)
+    # The occupied buckets, sorted: counts are never negative, so these are exactly the
+    # distinct indices with a positive count (np.unique would cost ~2 ms and import numpy.ma).
+    indices = np.flatnonzero(dense).astype(np.int64)
     if not indices.size:
         if (min_us, max_us, sum_us, clamped) != (0, 0, 0, 0):
             raise ValueError("an empty histogram needs min_us = max_us = sum_us = clamped = 0")

@@ -56,15 +56,18 @@ class RunWriter:
         self._generator.append([generator])
 
     def update(self, doc: dict[str, Any]) -> None:
+        """Every second of a run: compact, so the coordinator's share of the generator's
+        core stays small (it shares it with the workers); ``end`` writes it indented."""
         self.last_doc = doc
-        write_json_atomic(self.path / "run.json", doc)
+        write_json_atomic(self.path / "run.json", doc, indent=None)
 
     def end(self, doc: dict[str, Any]) -> None:
         self._intervals.close()
         self._generator.close()
         compact(self.path / "intervals.journal", self.path / "intervals.parquet")
         compact(self.path / "generator.journal", self.path / "generator.parquet")
-        self.update(doc)
+        self.last_doc = doc
+        write_json_atomic(self.path / "run.json", doc)
 
 
 def load_run(path: Path) -> dict[str, Any]:
