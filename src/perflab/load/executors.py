@@ -96,6 +96,13 @@ class ReplayWork(Work):
         return (int(e.offset_s * 1e9) for e in entries)
 
 
+class _Arrival(Exchange):
+    """An exchange that carries its intended start, so completion needs no closure."""
+
+    __slots__ = ("due",)
+    due: int
+
+
 class OpenExecutor:
     def __init__(
         self,
@@ -126,6 +133,10 @@ class OpenExecutor:
         self._due = 0
         self.inflight = 0
         self.stopped = False
+        # One request (URL mode): no rotation to pick from, one interval to record into.
+        self._single = work.items[0] if type(work) is Work and len(work.items) == 1 else None
+        self._interval = recorder.name(self._single[0]) if self._single is not None else None
+        self._done_cb = self._done_single
 
     def start(self) -> None:
         if not self._advance():
@@ -191,6 +202,11 @@ class OpenExecutor:
 
     def _launch(self, due: int) -> None:
         """Start the arrival due at ``due``; it must end with ``inflight -= 1``."""
+        if self._single is not None:
+            arrival = _Arrival()
+            arrival.due = due
+            self._pool.submit(self._single[1], self._done_cb, exchange=arrival)
+            return
         name, wire = self._work.pick()
         self._pool.submit(wire, partial(self._done, name, due))
 
@@ -202,6 +218,11 @@ class OpenExecutor:
     def _done(self, name: str, due: int, ex: Exchange) -> None:
         self.inflight -= 1
         self._rec.name(name).add(ex, due, corrected=True)
+
+    def _done_single(self, ex: Exchange) -> None:
+        self.inflight -= 1
+        due: int = ex.due  # type: ignore[attr-defined]  # an _Arrival: _launch made it
+        self._interval.add(ex, due, corrected=True)  # type: ignore[union-attr]
 
     def _finish(self) -> None:
         self.stop()

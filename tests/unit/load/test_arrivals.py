@@ -1,7 +1,9 @@
+import math
+
 import numpy as np
 import pytest
 
-from perflab.load.arrivals import ArrivalSchedule, target_at, vu_share
+from perflab.load.arrivals import CHUNK, ArrivalSchedule, target_at, vu_share
 from perflab.model.units import Stage
 
 
@@ -52,8 +54,33 @@ def test_vu_share_sums_to_total() -> None:
         assert sum(vu_share(total, w, 4) for w in range(4)) == total
 
 
-def test_lazy_share_matches_vectorized_offsets() -> None:
-    sched = ArrivalSchedule(50.0, (Stage(2.0, 400.0), Stage(1.0, 400.0), Stage(2.0, 10.0)))
-    lazy = np.array(list(sched.share(0, 1)))
-    vectorized = (sched.offsets_s(np.arange(sched.total, dtype=np.float64)) * 1e9).astype(int)
-    assert np.all(np.abs(lazy - vectorized) <= 1)
+def _due_ns_one_by_one(sched: ArrivalSchedule, worker: int, workers: int) -> list[int]:
+    """The schedule's definition, one arrival at a time in plain floats: the reference."""
+    c0, r0s, r1s = sched._c0.tolist(), sched._r0.tolist(), sched._r1.tolist()
+    durs, t0s = sched._dur.tolist(), sched._t0.tolist()
+    out, seg = [], 0
+    for i in range(worker, sched.total, workers):
+        while seg < len(durs) - 1 and i >= c0[seg + 1]:
+            seg += 1
+        c, r0 = i - c0[seg], r0s[seg]
+        a = (r1s[seg] - r0) / (2.0 * durs[seg])
+        if a == 0.0:
+            local = c / r0 if r0 > 0 else 0.0
+        else:
+            denom = r0 + math.sqrt(max(r0 * r0 + 4.0 * a * c, 0.0))
+            local = 2.0 * c / denom if denom > 0 else 0.0
+        out.append(int((t0s[seg] + min(local, durs[seg])) * 1e9))
+    return out
+
+
+def test_chunked_share_matches_the_schedule_one_arrival_at_a_time() -> None:
+    stages = (Stage(2.0, 400.0), Stage(1.0, 400.0), Stage(2.0, 10.0), Stage(1.0, 0.0))
+    sched = ArrivalSchedule(50.0, stages)
+    assert sched.total > 2 * CHUNK  # several chunks, and a chunk boundary inside a stage
+    for worker, workers in ((0, 1), (0, 3), (2, 3)):
+        got = np.array(list(sched.share(worker, workers)))
+        want = np.array(_due_ns_one_by_one(sched, worker, workers))
+        assert got.shape == want.shape
+        assert np.all(np.abs(got - want) <= 1)
+        assert np.all(np.diff(got) >= 0)
+    assert len(list(sched.share(1, 2, limit=CHUNK + 3))) == (CHUNK + 3) // 2

@@ -36,11 +36,19 @@ class FakeTimer:
 
 class FakePool:
     def __init__(self) -> None:
-        self.submitted: list[tuple[int, Callable[[Exchange], None]]] = []
+        self.submitted: list[tuple[int, Callable[[Exchange], None], Exchange]] = []
         self.clock = 0
 
-    def submit(self, wire: bytes, on_done: Callable[[Exchange], None]) -> None:
-        self.submitted.append((self.clock, on_done))
+    def submit(
+        self,
+        wire: bytes,
+        on_done: Callable[[Exchange], None],
+        *,
+        keep_body: bool = False,
+        exchange: Exchange | None = None,
+    ) -> None:
+        """Like ``ConnectionPool.submit``: fills the caller's exchange when it gives one."""
+        self.submitted.append((self.clock, on_done, exchange or Exchange()))
 
 
 class Harness:
@@ -100,7 +108,7 @@ def test_sleeps_until_just_before_due_then_releases_on_time() -> None:
     h.ex.start()
     assert h.timers[0].deadline == 1000 * MS - EARLY_NS
     h.advance_to(20.0)
-    released_at = [t for t, _ in h.pool.submitted]
+    released_at = [t for t, _, _ in h.pool.submitted]
     # woken EARLY_NS before each due time, then spun in 10 µs turns: released within a turn
     for got, due in zip(released_at, [1000 * MS, 1005 * MS, 1010 * MS], strict=True):
         assert 0 <= got - due < 10_000
@@ -123,12 +131,16 @@ def test_max_inflight_drops_instead_of_queueing() -> None:
     h.ex.start()
     h.advance_to(2.5)
     assert len(h.pool.submitted) == 2 and h.rec.names["GET /"].dropped == 1
-    _t, on_done = h.pool.submitted[0]
-    ex = Exchange()
-    ex.status, ex.start_ns, ex.sent_ns, ex.first_byte_ns, ex.done_ns = 200, 1, 1, 2, 3
+    _t, on_done, ex = h.pool.submitted[0]
+    ex.status, ex.start_ns, ex.sent_ns = 200, 1002 * MS, 1002 * MS
+    ex.first_byte_ns, ex.done_ns = 1003 * MS, 1004 * MS
     on_done(ex)  # a slot frees up: the next arrival goes out
     h.advance_to(4.5)
     assert len(h.pool.submitted) == 3 and h.rec.names["GET /"].dropped == 2
+    interval = h.rec.names["GET /"]
+    interval.spill()
+    # timed from the arrival's intended start (t0 = 1 s), not from when it was sent
+    assert interval.h_latency.max == 4000 and interval.h_service.max == 2000
 
 
 def test_stop_at_the_end_counts_overdue_arrivals_as_dropped() -> None:
