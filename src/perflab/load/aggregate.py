@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from perflab.load.recorder import PHASES, hist_from_state
+from perflab.load.recorder import PHASES, merge_state
 from perflab.stats import LatencyHistogram
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9}
@@ -44,9 +44,9 @@ class NameTotals:
         self.checks_failed = 0
 
     def add_payload(self, p: Mapping[str, Any]) -> None:
-        self.latency.merge(hist_from_state(p["latency"]))
-        self.service.merge(hist_from_state(p["service"]))
-        self.wait.merge(hist_from_state(p["wait"]))
+        merge_state(self.latency, p["latency"])
+        merge_state(self.service, p["service"])
+        merge_state(self.wait, p["wait"])
         self._add_counts(p)
 
     def add(self, other: NameTotals) -> None:
@@ -144,7 +144,7 @@ class GroupTotals:
         self.dropped += other.dropped
 
     def add_payload(self, p: Mapping[str, Any]) -> None:
-        self.latency.merge(hist_from_state(p["latency"]))
+        merge_state(self.latency, p["latency"])
         self.count += p["count"]
         self.failed += p["failed"]
         self.dropped += p["dropped"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from perflab.load.recorder import hist_from_state
+from perflab.load.recorder import merge_state
 from perflab.stats import LatencyHistogram
 
 SATURATED_CPU_PCT = 90.0
@@ -54,8 +54,10 @@ class GeneratorHealth:
     def add_second(self, second: int, by_worker: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
         """Fold in one second from every worker; returns the row stored for that second."""
         gens = list(by_worker.values())
-        sched = LatencyHistogram.merged(hist_from_state(g["sched_lag"]) for g in gens)
-        loop = LatencyHistogram.merged(hist_from_state(g["loop_lag"]) for g in gens)
+        sched, loop = LatencyHistogram(), LatencyHistogram()
+        for g in gens:
+            merge_state(sched, g["sched_lag"])
+            merge_state(loop, g["loop_lag"])
         self.sched_lag.merge(sched)
         self.loop_lag.merge(loop)
         wall = max((g["wall_s"] for g in gens), default=0.0)

@@ -39,6 +39,15 @@ def hist_state(hist: LatencyHistogram) -> HistState:
     return (indices, counts, hist.min, hist.max, hist.sum, hist.clamped)
 
 
+def merge_state(hist: LatencyHistogram, state: HistState) -> None:
+    """Add a worker's :func:`hist_state` to ``hist`` (the coordinator's per-second path)."""
+    if state is not None:
+        indices, counts, min_us, max_us, sum_us, clamped = state
+        hist.merge_sparse(
+            indices, counts, min_us=min_us, max_us=max_us, sum_us=sum_us, clamped=clamped
+        )
+
+
 def hist_from_state(state: HistState) -> LatencyHistogram:
     if state is None:
         return LatencyHistogram()

@@ -184,6 +184,39 @@ class LatencyHistogram:
         self._min = min(self._min, other._min)
         self._max = max(self._max, other._max)
 
+    def merge_sparse(
+        self,
+        indices: npt.ArrayLike,
+        counts: npt.ArrayLike,
+        *,
+        min_us: int,
+        max_us: int,
+        sum_us: int,
+        clamped: int = 0,
+    ) -> None:
+        """``merge(from_sparse(...))`` without building the histogram in between.
+
+        For merging our own workers' seconds, many times a second on a core the workers
+        share: no 188 kB temporary and none of :meth:`from_sparse`'s consistency checks of
+        untrusted input (3 ms -> 0.3 ms a second here); bucket indices are still range-checked.
+        """
+        idx = np.asarray(indices)
+        cnt = np.asarray(counts, dtype=np.int64)
+        if idx.shape != cnt.shape or idx.ndim != 1:
+            raise ValueError(f"indices {idx.shape} and counts {cnt.shape} must be equal 1-D")
+        added = int(cnt.sum()) if cnt.size else 0
+        if added == 0:
+            return
+        if int(idx.min()) < 0 or int(idx.max()) >= N_BUCKETS:
+            raise ValueError(f"bucket index outside [0, {N_BUCKETS - 1}]")
+        self._flush()
+        np.add.at(self._counts, idx.astype(np.intp), cnt)
+        self._count += added
+        self._sum += sum_us
+        self._clamped += clamped
+        self._min = min(self._min, min_us)
+        self._max = max(self._max, max_us)
+
     @classmethod
     def merged(cls, hists: Iterable[LatencyHistogram]) -> Self:
         """One histogram holding the values of all of ``hists`` (empty if there are none)."""

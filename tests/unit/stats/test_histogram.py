@@ -436,3 +436,29 @@ def test_package_exports_match_all() -> None:
         if not name.startswith("_") and not isinstance(value, types.ModuleType)  # submodules
     }
     assert set(perflab.stats.__all__) == public
+
+
+def test_merge_sparse_equals_merging_the_rebuilt_histogram() -> None:
+    rng = np.random.default_rng(11)
+    base = LatencyHistogram()
+    base.record_many(rng.lognormal(6, 1, 5000))
+    expected = copy.deepcopy(base)
+    for scale in (1.0, 3.0, 0.5):
+        part = LatencyHistogram()
+        part.record_many(rng.pareto(1.5, 3000) * 100 * scale)
+        indices, counts = part.to_sparse()
+        totals = {"min_us": part.min, "max_us": part.max, "sum_us": part.sum}
+        expected.merge(LatencyHistogram.from_sparse(indices, counts, **totals))
+        base.merge_sparse(indices, counts, **totals)
+    assert base == expected
+    assert base.summary() == expected.summary()
+
+
+def test_merge_sparse_ignores_empty_parts_and_rejects_bad_indices() -> None:
+    hist = LatencyHistogram()
+    hist.merge_sparse(np.zeros(0, dtype=np.int64), np.zeros(0), min_us=0, max_us=0, sum_us=0)
+    assert hist.count == 0 and hist == LatencyHistogram()
+    with pytest.raises(ValueError, match="bucket index"):
+        hist.merge_sparse([10**7], [1], min_us=1, max_us=1, sum_us=1)
+    with pytest.raises(ValueError, match="1-D"):
+        hist.merge_sparse([1, 2], [1], min_us=1, max_us=1, sum_us=1)
