@@ -29,7 +29,7 @@ from perflab.load.http.exchange import Exchange
 from perflab.load.http.pool import ConnectionPool, PinnedConnection
 from perflab.load.http.request import RequestSpec
 from perflab.load.http.url import Origin, Target
-from perflab.load.recorder import SPILL_AT, NameInterval, Recorder
+from perflab.load.recorder import LAG_SPILL_AT, NameInterval, Recorder
 from perflab.model.replay import ReplayEntry
 
 EARLY_NS = 150_000  # wake this early, then spin; idle-loop test here: p99 lag ~25 µs at 20k/s
@@ -196,7 +196,7 @@ class OpenExecutor:
         self.inflight += 1
         lags = self._rec.sched_lag
         lags.append((now - due) // 1000)
-        if len(lags) >= SPILL_AT:
+        if len(lags) >= LAG_SPILL_AT:
             self._rec.spill_lags()
         self._launch(due)
 

@@ -93,3 +93,24 @@ def test_a_lanes_raw_rows_fold_exactly_like_add() -> None:
         ha, hb = hist_from_state(a[key]), hist_from_state(b[key])
         assert (ha.count, ha.min, ha.max, ha.sum) == (hb.count, hb.min, hb.max, hb.sum), key
         assert ha == hb, key
+
+
+def test_full_buffers_fold_one_per_request_so_the_loop_never_stalls_on_all_three() -> None:
+    rec = Recorder(corrected=True)
+    iv = rec.name("r")
+    for _ in range(SPILL_AT - 1):
+        iv.add(_ex(), 0, corrected=True)
+    assert len(iv.service) == len(iv.latency) == len(iv.wait) == SPILL_AT - 1
+    sizes = []
+    for _ in range(4):
+        iv.add(_ex(), 0, corrected=True)
+        sizes.append(sorted((len(iv.service), len(iv.latency), len(iv.wait))))
+    # each request folds exactly one full buffer, until none is full
+    assert sizes[0] == [0, SPILL_AT, SPILL_AT]
+    assert sizes[1] == [0, 1, SPILL_AT + 1]
+    assert sizes[2] == [0, 1, 2]
+    assert sizes[3] == [1, 2, 3]
+    p = rec.flush()[0]["r"]
+    assert p["requests"] == SPILL_AT + 3
+    for key in ("latency", "service", "wait"):
+        assert hist_from_state(p[key]).count == SPILL_AT + 3
