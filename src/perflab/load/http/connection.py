@@ -20,7 +20,7 @@ To keep it that way:
   a :class:`Lane`: while the lane is open, a plain successful response is recorded as six
   integers and the same request goes out again from ``data_received``, reusing the
   exchange, with no callback, allocation or per-request arithmetic. That chain of calls
-  was half of the engine's Python time (17 -> ~11 µs per request here, wrk ~10.5 µs).
+  was half of the engine's Python time (~17 -> ~12 µs per request here, wrk ~11 µs).
   Anything unusual (an error, a new or retried connection, a closing response, a closed
   lane) takes the general path, so the lane never changes what is measured.
 
