@@ -26,5 +26,5 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 def write_json_atomic(path: Path, doc: Any, *, indent: int | None = 2) -> None:
     """``indent=None`` writes one compact line with the C encoder, ~8x faster than the
     pure-Python one that indentation needs: for files rewritten every second of a run."""
-    text = json.dumps(doc, indent=indent, separators=None if indent else (",", ":"))
+    text = json.dumps(doc, indent=indent, separators=(",", ":") if indent is None else None)
     write_bytes_atomic(path, (text + "\n").encode())
