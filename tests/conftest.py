@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,33 @@ from tests.pg import pg_url  # noqa: E402, F401
 from tests.servers.launch import ServerProcess, start_server  # noqa: E402
 
 ServerFactory = Callable[..., ServerProcess]
+CPU_HOT = ROOT / "tests" / "servers" / "cpu_hot.py"
+StartHot = Callable[..., subprocess.Popen[str]]
+
+
+@pytest.fixture
+def start_hot() -> Iterator[StartHot]:
+    """``start(*args)`` runs cpu_hot.py, waits for READY, and reaps it when it exits (as a
+    real parent would, so it does not linger as a zombie); all are killed at teardown."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, str(CPU_HOT), *args], stdout=subprocess.PIPE, text=True
+        )
+        started.append(proc)
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == f"READY {proc.pid}\n"
+        threading.Thread(target=proc.wait, daemon=True).start()
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import CPU_HOT, StartHot
 
 PERFLAB = [sys.executable, "-m", "perflab.cli.main"]
-CPU_HOT = Path(__file__).resolve().parents[1] / "servers" / "cpu_hot.py"
 PROFILE_FILES = (
     "stacks.folded",
     "profile.json",
@@ -36,7 +35,6 @@ PROFILE_FILES = (
     "sampler.log",
 )
 SUMMARY_KEYS = {"samples", "duration_s", "top", "flamegraph", "folded"}
-Start = Callable[..., subprocess.Popen[str]]
 
 
 def perflab(
@@ -110,31 +108,6 @@ def baseline(
 
 
 @pytest.fixture
-def start_hot() -> Iterator[Start]:
-    """``start(*args)`` runs cpu_hot.py, waits for READY, and reaps it when it exits (so it
-    does not linger as a zombie); all are killed at teardown."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, str(CPU_HOT), *args], stdout=subprocess.PIPE, text=True
-        )
-        started.append(proc)
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == f"READY {proc.pid}\n"
-        threading.Thread(target=proc.wait, daemon=True).start()
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
-@pytest.fixture
 def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """``spawn(*argv)`` starts a non-Python process; all are killed and reaped at teardown."""
     started: list[subprocess.Popen[bytes]] = []
@@ -186,7 +159,7 @@ def test_a_profiled_command_ranks_hot_loop_first_and_keeps_its_files(
 
 @pytest.mark.slow
 def test_a_running_pid_gives_the_same_top_and_the_catalog_finds_the_baseline_by_id(
-    baseline: tuple[Path, dict[str, Any]], start_hot: Start, env: dict[str, str], tmp_path: Path
+    baseline: tuple[Path, dict[str, Any]], start_hot: StartHot, env: dict[str, str], tmp_path: Path
 ) -> None:
     proc = start_hot("--seconds", "30")
     out = tmp_path / "by-pid"
@@ -333,7 +306,7 @@ def test_native_profile_of_a_busy_shell_loop_uses_perf(
 
 @pytest.mark.slow
 def test_ctrl_c_keeps_the_partial_profile_and_exits_130(
-    start_hot: Start, env: dict[str, str], tmp_path: Path
+    start_hot: StartHot, env: dict[str, str], tmp_path: Path
 ) -> None:
     target = start_hot("--seconds", "60")
     out = tmp_path / "interrupted"

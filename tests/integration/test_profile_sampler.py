@@ -15,10 +15,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import CPU_HOT, StartHot
 
 from perflab.errors import RunInterrupted, TargetError, UsageError
 from perflab.profile import (
@@ -31,39 +31,12 @@ from perflab.profile import (
 )
 from perflab.profile.tooling import pid_alive
 
-CPU_HOT = Path(__file__).resolve().parents[1] / "servers" / "cpu_hot.py"
-Start = Callable[..., subprocess.Popen[str]]
-
-
-@pytest.fixture
-def start_hot() -> Iterator[Start]:
-    """``start(*args)`` runs cpu_hot.py, waits for READY, and reaps it when it exits (as a
-    real parent would, so it does not linger as a zombie); all are killed at teardown."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, str(CPU_HOT), *args], stdout=subprocess.PIPE, text=True
-        )
-        started.append(proc)
-        assert proc.stdout is not None and proc.stdout.readline().startswith("READY")
-        threading.Thread(target=proc.wait, daemon=True).start()
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-
 
 def _self_shares(stacks: dict[tuple[str, ...], int]) -> dict[str, float]:
     return {row.function: row.self_pct for row in top_functions(stacks, None)}
 
 
-def test_the_hot_function_ranks_first_by_self_time(start_hot: Start, tmp_path: Path) -> None:
+def test_the_hot_function_ranks_first_by_self_time(start_hot: StartHot, tmp_path: Path) -> None:
     proc = start_hot("--seconds", "10")
     beats: list[ProfileProgress] = []
     result = profile_pid(proc.pid, 2, out_dir=tmp_path, on_progress=beats.append)
@@ -116,7 +89,7 @@ def test_an_unknown_pid_is_a_target_error(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_a_process_exiting_mid_profile_keeps_the_partial_profile(
-    start_hot: Start, tmp_path: Path
+    start_hot: StartHot, tmp_path: Path
 ) -> None:
     proc = start_hot("--seconds", "1.5")
     start = time.monotonic()
@@ -162,7 +135,7 @@ def test_a_non_python_process_with_native_is_profiled_by_perf(tmp_path: Path) ->
     assert not (tmp_path / ".perf.data").exists()
 
 
-def test_ctrl_c_keeps_the_partial_profile(start_hot: Start, tmp_path: Path) -> None:
+def test_ctrl_c_keeps_the_partial_profile(start_hot: StartHot, tmp_path: Path) -> None:
     proc = start_hot("--seconds", "10")
     # a shell starts background jobs with SIGINT ignored; Ctrl-C must raise here
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -188,7 +161,7 @@ def test_ctrl_c_keeps_the_partial_profile(start_hot: Start, tmp_path: Path) -> N
     os.geteuid() != 0 or shutil.which("setpriv") is None,
     reason="needs root (and setpriv) to try as an unprivileged user",
 )
-def test_no_permission_to_attach_is_a_target_error_with_a_hint(start_hot: Start) -> None:
+def test_no_permission_to_attach_is_a_target_error_with_a_hint(start_hot: StartHot) -> None:
     proc = start_hot("--seconds", "10")
     shared = Path(tempfile.mkdtemp(prefix="perflab-profile-test-"))  # tmp_path is root's only
     shared.chmod(0o777)
