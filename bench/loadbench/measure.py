@@ -6,9 +6,17 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from loadbench.model import BUSY_PCT_WARN, GEN_CORE, STARTUP_GRACE_S, Sample, Skip, Tool
+from loadbench.model import (
+    BUSY_PCT_WARN,
+    GEN_CORE,
+    SERVER_CORE,
+    STARTUP_GRACE_S,
+    Sample,
+    Skip,
+    Tool,
+)
 from loadbench.nginx import Nginx
-from loadbench.procs import busy_per_core, machine_busy_s, own_cpu_s, run_pinned
+from loadbench.procs import busy_per_core, machine_busy_s, own_cpu_s, run_pinned, steal_s
 from loadbench.summary import add_warnings
 
 
@@ -32,11 +40,11 @@ def measure(tool: Tool, nginx: Nginx, secs: int, workdir: Path, wait_s: float) -
     busy = wait_quiet(wait_s)
 
     def snapshot() -> tuple[float, ...]:
-        return nginx.cpu_s(), machine_busy_s(), own_cpu_s()
+        return nginx.cpu_s(), machine_busy_s(), own_cpu_s(), steal_s(GEN_CORE), steal_s(SERVER_CORE)
 
-    ng0, m0, own0 = snapshot()
+    ng0, m0, own0, gs0, ss0 = snapshot()
     child = run_pinned(argv, GEN_CORE, secs + STARTUP_GRACE_S, w, nginx.served, snapshot)
-    ng1, m1, own1 = child.exit_snapshot
+    ng1, m1, own1, gs1, ss1 = child.exit_snapshot
     sample = Sample(tool.name, "ok", target_rps=tool.target_rps, busy_before_pct=busy)
     if child.timed_out or child.returncode != 0:
         tail = (child.stderr.strip() or child.stdout.strip()).splitlines()[-1:] or ["no output"]
@@ -63,6 +71,7 @@ def measure(tool: Tool, nginx: Nginx, secs: int, workdir: Path, wait_s: float) -
         sample.steady_cpu_pct = child.steady.cpu_pct
         sample.served_rps = child.steady.served_rps
     sample.other_cpu_pct = max(0.0, 100 * ((m1 - m0) - gen_ng) / child.wall_s)
+    sample.steal_pct = [100 * (gs1 - gs0) / child.wall_s, 100 * (ss1 - ss0) / child.wall_s]
     if child.orphans:
         sample.warnings.append(
             f"left {child.orphans} process(es) running >2 s after it exited (killed); "

@@ -11,6 +11,7 @@ CONNECTIONS = 50
 GEN_CORE = 0
 SERVER_CORE = 1
 BUSY_PCT_WARN = 20.0
+STEAL_PCT_WARN = 1.0  # of either core's time: a pause of 1 % sets an open-model p99 by itself
 STARTUP_GRACE_S = 60.0
 PEERS = ("wrk", "k6", "locust")
 TOOLS = (*PEERS, "perflab", "perflab-open")
@@ -89,9 +90,14 @@ class Sample:
     nginx_cpu_pct: float | None = None
     busy_before_pct: list[float] = field(default_factory=list)
     other_cpu_pct: float | None = None
+    steal_pct: list[float] = field(default_factory=list)  # [generator core, nginx core]
     noisy: bool = False
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def steal_max_pct(self) -> float | None:
+        return max(self.steal_pct) if self.steal_pct else None
 
 
 @dataclass

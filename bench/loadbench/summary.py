@@ -5,18 +5,25 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from loadbench.model import BUSY_PCT_WARN, TARGETS, Sample
+from loadbench.model import BUSY_PCT_WARN, STEAL_PCT_WARN, TARGETS, Sample
 
 
 def add_warnings(s: Sample) -> None:
-    """Flag the figures a reader should not trust: a busy machine, a tool's rate that nginx
-    does not confirm, failing requests."""
+    """Flag the figures a reader should not trust: a busy machine, the hypervisor taking CPU
+    from our cores, a tool's rate that nginx does not confirm, failing requests."""
     if s.busy_before_pct and max(s.busy_before_pct) > BUSY_PCT_WARN:
         cores = ", ".join(f"{b:.0f}%" for b in s.busy_before_pct)
         s.warnings.append(f"machine busy before the run (per core: {cores}): figures are noise")
         s.noisy = True
     if s.other_cpu_pct is not None and s.other_cpu_pct > BUSY_PCT_WARN:
         s.warnings.append(f"{s.other_cpu_pct:.0f}% of a core used by other processes during run")
+        s.noisy = True
+    if s.steal_pct and max(s.steal_pct) > STEAL_PCT_WARN:
+        gen, srv = s.steal_pct
+        s.warnings.append(
+            f"the hypervisor took {gen:.1f}% of the generator's core and {srv:.1f}% of "
+            "nginx's during the run (steal)"
+        )
         s.noisy = True
     if s.steady and s.rps and abs(s.steady["served_rps"] / s.rps - 1) > 0.1:
         s.warnings.append(
@@ -37,6 +44,7 @@ SUMMARY_FIELDS = (
     "p99_ms",
     "other_cpu_pct",
     "served_rps",
+    "steal_max_pct",
 )
 EXTRA_FIELDS = ("sched_lag_p50_us", "sched_lag_p99_us", "rps_aggregate", "dropped")
 

@@ -40,13 +40,13 @@ def closed_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
         f"Closed model: {CONNECTIONS} connections, {secs} s, generator on core {GEN_CORE}, "
         f"nginx on core {SERVER_CORE}",
         "tool|req/s|CPU µs/req|steady µs/req|client CPU %|nginx CPU %|p50 ms|p99 ms|"
-        "other CPU %|note",
+        "other CPU %|steal %|note",
     )
     for name, r in summary.items():
         if "@" in name:
             continue
         if r["status"] != "ok":
-            t.add_row(name, *["-"] * 8, r["status"])
+            t.add_row(name, *["-"] * 9, r["status"])
             continue
         t.add_row(
             name,
@@ -58,6 +58,7 @@ def closed_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
             fmt(r["p50_ms"], ".2f"),
             fmt(r["p99_ms"], ".2f"),
             fmt(r["other_cpu_pct"]),
+            fmt(r["steal_max_pct"], ".1f"),
             row_note(name, r),
         )
     return t
@@ -83,14 +84,14 @@ def open_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
         f"perflab open model, {secs} s (achieved/target should be >= {OPEN_ACHIEVED_MIN}; "
         "nginx/s: served while load flowed; lag: generator.sched_lag_us)",
         "tool|target/s|achieved/s|nginx/s|ach/target|lag p50 µs|lag p99 µs|p99 ms|µs/req|"
-        "client CPU %|note",
+        "client CPU %|steal %|note",
     )
     for name, r in summary.items():
         if "@" not in name:
             continue
         tool = name.partition("@")[0]
         if r["status"] != "ok":
-            t.add_row(tool, fmt(r["target_rps"]), *["-"] * 8, r["status"])
+            t.add_row(tool, fmt(r["target_rps"]), *["-"] * 9, r["status"])
             continue
         ach = r["rps"] / r["target_rps"]
         t.add_row(
@@ -104,6 +105,7 @@ def open_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
             fmt(r["p99_ms"], ".2f"),
             fmt(r["cpu_us_per_req"], ".2f"),
             fmt(r["gen_cpu_pct"]),
+            fmt(r["steal_max_pct"], ".1f"),
             row_note(name, r),
         )
     return t

@@ -205,6 +205,12 @@ def _run_notes(docs: list[dict[str, Any]], series: list[RunSeries]) -> list[str]
             notes.append(
                 f"the {label} run's load generator was saturated: its figures measure the generator"
             )
+        if (doc.get("generator") or {}).get("host_noise"):
+            steal = doc["generator"].get("steal_pct") or 0.0
+            notes.append(
+                f"the {label} run lost {steal:.0f}% of its CPU to the hypervisor (steal): "
+                "its tail latencies carry the host's pauses"
+            )
         seconds = float(run.exposure.sum())
         if seconds < SHORT_S:
             notes.append(

@@ -20,6 +20,7 @@ from perflab.errors import PerflabError
 from perflab.load.aggregate import GroupTotals, NameTotals, ScriptTotals, latency_block, merged
 from perflab.load.generator import GeneratorHealth
 from perflab.load.sink import NullSink, RunSink
+from perflab.load.steal import StealMeter, worker_cores
 from perflab.load.transport import LocalTransport, Transport
 from perflab.load.worker import WorkerPlan, worker_main
 from perflab.model.spec import RunSpec
@@ -82,6 +83,7 @@ class Coordinator:
         self._next_emit = 0
         self._t0_wall = 0.0
         self._stop_sent = False
+        self._steal: StealMeter | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
     def run(self, doc: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +98,7 @@ class Coordinator:
             self._await_ready()
             t0_ns = time.monotonic_ns() + int(START_DELAY_S * 1e9)
             self._t0_wall = time.time() + START_DELAY_S
+            self._steal = StealMeter(worker_cores())
             self.transport.broadcast(("start", t0_ns))
             self.sink.begin(doc)
             try:
@@ -211,7 +214,8 @@ class Coordinator:
         rows.extend(_group_row(second, name, g) for name, g in groups.items())
         if self.script.stop_reason is not None and self.status == "running":
             self._stop()  # e.g. a unique feeder ran out: end the whole run, cleanly
-        gen_row = self.health.add_second(second, {w: g for w, (_n, g) in parts.items()})
+        steal = self._steal.sample() if self._steal is not None else None
+        gen_row = self.health.add_second(second, {w: g for w, (_n, g) in parts.items()}, steal)
         self.sink.interval(second, rows, gen_row)
         return interval
 

@@ -5,6 +5,11 @@ figures. CPU time spent spinning just before a due time (see ``executors``) is w
 purpose, not saturation, so ``busy`` CPU excludes it. A run is flagged ``saturated`` when a
 worker was busy >= 90 % of a core over the run, or the scheduling-lag p99 exceeded 10 ms:
 then the latencies may describe the generator rather than the target.
+
+On a virtual machine the host can take CPU from the generator's cores ("steal", see
+:mod:`perflab.load.steal`); that is neither perflab's nor the target's doing, so it is reported
+beside saturation, per second and over the run, and called out when it is large enough to
+move the tail.
 """
 
 from __future__ import annotations
@@ -13,10 +18,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from perflab.load.recorder import merge_state
+from perflab.load.steal import CpuTicks
 from perflab.stats import LatencyHistogram
 
 SATURATED_CPU_PCT = 90.0
 SATURATED_LAG_US = 10_000
+# Steal comes in pauses (one tick is 10 ms); a pause covering 1 % of a second's arrivals sets
+# that second's p99 by itself, so a small share of the time is already worth saying.
+STEAL_WARN_PCT = 0.5  # over the run
+STEAL_WARN_SECOND_PCT = 2.0  # in any one second
 
 
 def _us_block(hist: LatencyHistogram) -> dict[str, float]:
@@ -50,9 +60,18 @@ class GeneratorHealth:
         self.unfinished = 0
         self.precise_timer: bool | None = None
         self.worker_pids: dict[int, int] = {}
+        self.steal = CpuTicks(0, 0)
+        self.steal_measured = False
+        self.steal_worst: tuple[float, int] | None = None  # (percent, second)
 
-    def add_second(self, second: int, by_worker: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
-        """Fold in one second from every worker; returns the row stored for that second."""
+    def add_second(
+        self,
+        second: int,
+        by_worker: Mapping[int, dict[str, Any]],
+        steal: CpuTicks | None = None,
+    ) -> dict[str, Any]:
+        """Fold in one second from every worker (and the host's steal over about that second,
+        None when not measured); returns the row stored for that second."""
         gens = list(by_worker.values())
         sched, loop = LatencyHistogram(), LatencyHistogram()
         for g in gens:
@@ -80,6 +99,7 @@ class GeneratorHealth:
         vus = [g["vus"] for g in gens if g.get("vus") is not None]  # closed model only
         self.max_connections = max(self.max_connections, connections)
         self.max_inflight = max(self.max_inflight, inflight)
+        steal_pct = self._add_steal(second, steal)
         return {
             "second": second,
             "workers": len(gens),
@@ -89,7 +109,36 @@ class GeneratorHealth:
             "vus": sum(vus) if vus else None,
             "sched_lag_hist": sched.to_bytes(),
             "loop_lag_hist": loop.to_bytes(),
+            "steal_pct": steal_pct,
         }
+
+    def _add_steal(self, second: int, steal: CpuTicks | None) -> float | None:
+        if steal is None or steal.total <= 0:
+            return None
+        self.steal_measured = True
+        self.steal = CpuTicks(self.steal.steal + steal.steal, self.steal.total + steal.total)
+        pct = round(100.0 * steal.steal / steal.total, 2)
+        if self.steal_worst is None or pct > self.steal_worst[0]:
+            self.steal_worst = (pct, second)
+        return pct
+
+    def steal_pct(self) -> float | None:
+        if not self.steal_measured or self.steal.total <= 0:
+            return None
+        return round(100.0 * self.steal.steal / self.steal.total, 2)
+
+    def host_noise(self) -> list[str]:
+        """Why the host, not perflab or the target, may have shaped the tail."""
+        run = self.steal_pct()
+        if run is None or self.steal_worst is None:
+            return []
+        worst, at = self.steal_worst
+        if run < STEAL_WARN_PCT and worst < STEAL_WARN_SECOND_PCT:
+            return []
+        return [
+            f"the hypervisor took {run:.1f}% of the generator's CPU (steal; {worst:.0f}% in "
+            f"second {at}): latencies and scheduling lag include pauses the host imposed"
+        ]
 
     def busy_pct(self) -> list[float]:
         return [
@@ -125,6 +174,9 @@ class GeneratorHealth:
             "precise_timer": self.precise_timer,
             "saturated": bool(reasons),
             "saturation_reasons": reasons,
+            "steal_pct": self.steal_pct(),
+            "steal_pct_max": self.steal_worst[0] if self.steal_worst else None,
+            "host_noise": self.host_noise(),
             "worker_errors": list(errors),
             "worker_pids": [self.worker_pids.get(w, 0) for w in range(self.workers)],
         }

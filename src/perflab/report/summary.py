@@ -69,6 +69,7 @@ def verdict(doc: Mapping[str, Any]) -> Verdict:
     if generator.get("saturated"):
         why = "; ".join(generator.get("saturation_reasons") or []) or "see generator health"
         reasons.append(f"the load generator was saturated ({why}): latencies may describe it")
+    reasons.extend(str(note) for note in generator.get("host_noise") or [])
     if doc.get("stop_reason"):
         reasons.append(f"run ended early: {doc['stop_reason']}")
     reasons.extend(str(note) for note in doc.get("notes") or [])

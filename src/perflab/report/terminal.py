@@ -100,6 +100,8 @@ def generator_text(doc: dict[str, Any]) -> Text:
     if loop.get("count"):
         parts.append(f"loop lag p99 {loop['p99']:.0f}µs")
     parts.append(f"max connections {g.get('max_connections', 0)}")
+    if g.get("steal_pct") is not None:
+        parts.append(f"host steal {g['steal_pct']:.1f}%")
     if g.get("socket_errors"):
         parts.append(
             "socket errors " + ", ".join(f"{k}={v}" for k, v in g["socket_errors"].items())
@@ -112,6 +114,8 @@ def generator_text(doc: dict[str, Any]) -> Text:
             + " - latencies may describe perflab, not the target",
             style="bold yellow",
         )
+    for note in g.get("host_noise") or []:
+        text.append(f"\nNOISY HOST: {note}", style="bold yellow")
     for err in g.get("worker_errors") or []:
         text.append(f"\n{err}", style="red")
     return text

@@ -202,8 +202,12 @@ def _generator(
         lag = summarize([r.get(key) for r in rows], cuts, none, 0, [99.0, 100.0], [])
         data.generator[f"{name}_p99_ms"] = _ms(lag.window[:, 0])
         data.generator[f"{name}_max_ms"] = _ms(lag.window[:, 1])
-    for key in ("cpu_pct_max", "inflight", "connections"):
-        values = np.fromiter((float(r.get(key) or 0) for r in rows), np.float64, len(rows))
+    for key in ("cpu_pct_max", "inflight", "connections", "steal_pct"):
+        # A run without a measurement (older runs, no /proc/stat) keeps NaN: no line drawn.
+        blank = 0.0 if key != "steal_pct" else np.nan
+        values = np.fromiter(
+            (blank if r.get(key) is None else float(r[key]) for r in rows), np.float64, len(rows)
+        )
         top = np.full(n_windows, np.nan)
         np.fmax.at(top, window, values)
         data.generator[key] = np.round(top, 2).tolist()

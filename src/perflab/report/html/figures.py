@@ -269,6 +269,8 @@ def generator_load(data: RunData) -> Figure:
         line(x, g["inflight"], "in flight", "#2563eb", yaxis="y2"),
         line(x, g["connections"], "connections", "#16a34a", yaxis="y2"),
     ]
+    if has_values(g.get("steal_pct", [])):
+        traces.append(line(x, g["steal_pct"], "host steal % (hypervisor)", "#9333ea"))
     fig_layout = layout("Generator load" + _window_note(data), "CPU %", span_s=span(data))
     fig_layout["yaxis"]["range"] = [0, 105]
     fig_layout["margin"]["r"] = 64
