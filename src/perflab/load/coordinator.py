@@ -19,6 +19,7 @@ from typing import Any
 from perflab.errors import PerflabError
 from perflab.load.aggregate import GroupTotals, NameTotals, ScriptTotals, latency_block, merged
 from perflab.load.generator import GeneratorHealth
+from perflab.load.pacing import Pacer, keep_freed_memory
 from perflab.load.sink import NullSink, RunSink
 from perflab.load.steal import StealMeter, worker_cores
 from perflab.load.transport import LocalTransport, Transport
@@ -84,6 +85,7 @@ class Coordinator:
         self._t0_wall = 0.0
         self._stop_sent = False
         self._steal: StealMeter | None = None
+        self._pace = Pacer()
 
     # ---- lifecycle -------------------------------------------------------------------
     def run(self, doc: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +95,7 @@ class Coordinator:
             for i in range(self.workers)
         ]
         self.transport.start(plans, worker_main)
+        keep_freed_memory()
         restore = _yield_to_workers()
         try:
             self._await_ready()
@@ -132,7 +135,9 @@ class Coordinator:
 
     def _loop(self, doc: dict[str, Any]) -> None:
         while len(self._done) < self.workers:
-            for msg in self.transport.poll(0.2):
+            messages = self.transport.poll(0.2)
+            self._pace.begin()
+            for msg in messages:
                 self._handle(msg)
             for index, alive in enumerate(self.transport.alive()):
                 if not alive and index not in self._done:
@@ -197,14 +202,19 @@ class Coordinator:
     def _emit(self, second: int, parts: Parts) -> NameTotals:
         rows: list[dict[str, Any]] = []
         names: dict[str, NameTotals] = {}
+        pace = self._pace
         for worker_names, _gen in parts.values():
             for name, payload in worker_names.items():
                 names.setdefault(name, NameTotals()).add_payload(payload)
+                pace()
         for name, totals in names.items():
             self.by_name.setdefault(name, NameTotals()).add(totals)
-            rows.append(_row(second, name, totals))
+            pace()
+            rows.append(_row(second, name, totals, pace))
+            pace()
         interval = merged(names.values())
         self.overall.add(interval)
+        pace()
         groups: dict[str, GroupTotals] = {}
         for _names, gen in parts.values():
             script = gen.pop("script", None)
@@ -215,8 +225,12 @@ class Coordinator:
         if self.script.stop_reason is not None and self.status == "running":
             self._stop()  # e.g. a unique feeder ran out: end the whole run, cleanly
         steal = self._steal.sample() if self._steal is not None else None
-        gen_row = self.health.add_second(second, {w: g for w, (_n, g) in parts.items()}, steal)
+        gen_row = self.health.add_second(
+            second, {w: g for w, (_n, g) in parts.items()}, steal, pace=pace
+        )
+        pace()
         self.sink.interval(second, rows, gen_row)
+        pace()
         return interval
 
     def _after_seconds(
@@ -227,7 +241,9 @@ class Coordinator:
         if self.on_progress is not None:
             for second, interval, parts in emitted:
                 self.on_progress(self._progress(second, interval, parts, elapsed))
+        self._pace()
         current = self.document(doc, final=False)
+        self._pace()
         self.sink.update(current)
         if self.spec.abort_on_fail and elapsed >= ABORT_EVAL_AFTER_S and self.status == "running":
             failing = [t for t in current["thresholds"] if t["observed"] is not None]
@@ -274,7 +290,10 @@ class Coordinator:
     def document(self, doc: dict[str, Any], *, final: bool) -> dict[str, Any]:
         """The run document so far; summaries are computed once and thresholds judge them."""
         elapsed = self.elapsed_s()
-        by_name = {n: t.summary(elapsed) for n, t in sorted(self.by_name.items())}
+        by_name = {}
+        for n, t in sorted(self.by_name.items()):
+            by_name[n] = t.summary(elapsed)
+            self._pace()
         # One name (URL mode) holds exactly what the overall totals hold: summarise it once,
         # since this runs every second on a core the workers share.
         if len(by_name) == 1:
@@ -283,6 +302,7 @@ class Coordinator:
             totals = self.overall.summary(elapsed)
         script = self.script.summary(elapsed) if self.spec.script is not None else None
         scopes = by_name if script is None else {**by_name, **script["transactions"]}
+        self._pace()
         results = evaluate(self.spec.thresholds, totals, scopes)
         status = self.status
         if final and status == "running":
@@ -352,13 +372,20 @@ def _group_row(second: int, name: str, g: GroupTotals) -> dict[str, Any]:
         "phase_us": {},
         "checks_ok": 0,
         "checks_failed": 0,
-        "latency_hist": g.latency.to_bytes(),
-        "service_hist": g.latency.to_bytes(),
+        "latency_hist": (latency := g.latency.to_bytes()),
+        "service_hist": latency,
         "wait_hist": _EMPTY_HIST,
     }
 
 
-def _row(second: int, name: str, t: NameTotals) -> dict[str, Any]:
+def _row(second: int, name: str, t: NameTotals, pace: Callable[[], None]) -> dict[str, Any]:
+    """A request name's second. Encoding a histogram is the costliest step of a second here
+    (0.1-0.3 ms), so ``pace`` is called between them; without coordinated-omission correction
+    (closed model) latency and service time are the same histogram, encoded once."""
+    latency = t.latency.to_bytes()
+    pace()
+    service = latency if t.service == t.latency else t.service.to_bytes()
+    pace()
     return {
         "second": second,
         "name": name,
@@ -373,7 +400,7 @@ def _row(second: int, name: str, t: NameTotals) -> dict[str, Any]:
         "phase_us": dict(t.phase_us),
         "checks_ok": t.checks_ok,
         "checks_failed": t.checks_failed,
-        "latency_hist": t.latency.to_bytes(),
-        "service_hist": t.service.to_bytes(),
+        "latency_hist": latency,
+        "service_hist": service,
         "wait_hist": t.wait.to_bytes(),
     }

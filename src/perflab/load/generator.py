@@ -14,7 +14,7 @@ move the tail.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from perflab.load.recorder import merge_state
@@ -69,9 +69,12 @@ class GeneratorHealth:
         second: int,
         by_worker: Mapping[int, dict[str, Any]],
         steal: CpuTicks | None = None,
+        *,
+        pace: Callable[[], None] = lambda: None,
     ) -> dict[str, Any]:
         """Fold in one second from every worker (and the host's steal over about that second,
-        None when not measured); returns the row stored for that second."""
+        None when not measured); returns the row stored for that second. ``pace`` is called
+        between the costlier steps (see :mod:`perflab.load.pacing`)."""
         gens = list(by_worker.values())
         sched, loop = LatencyHistogram(), LatencyHistogram()
         for g in gens:
@@ -79,6 +82,7 @@ class GeneratorHealth:
             merge_state(loop, g["loop_lag"])
         self.sched_lag.merge(sched)
         self.loop_lag.merge(loop)
+        pace()
         wall = max((g["wall_s"] for g in gens), default=0.0)
         self.wall_s += wall
         self.active_s = max([self.active_s, *(g.get("active_s", 0.0) for g in gens)])
@@ -100,6 +104,9 @@ class GeneratorHealth:
         self.max_connections = max(self.max_connections, connections)
         self.max_inflight = max(self.max_inflight, inflight)
         steal_pct = self._add_steal(second, steal)
+        sched_bytes = sched.to_bytes()
+        pace()
+        loop_bytes = loop.to_bytes()
         return {
             "second": second,
             "workers": len(gens),
@@ -107,8 +114,8 @@ class GeneratorHealth:
             "inflight": inflight,
             "connections": connections,
             "vus": sum(vus) if vus else None,
-            "sched_lag_hist": sched.to_bytes(),
-            "loop_lag_hist": loop.to_bytes(),
+            "sched_lag_hist": sched_bytes,
+            "loop_lag_hist": loop_bytes,
             "steal_pct": steal_pct,
         }
 

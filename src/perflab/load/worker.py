@@ -33,6 +33,7 @@ from perflab.load.http.pool import ConnectionPool
 from perflab.load.http.request import RequestSpec
 from perflab.load.http.tls import make_ssl_context
 from perflab.load.http.url import Origin, parse_url
+from perflab.load.pacing import keep_freed_memory
 from perflab.load.recorder import Recorder
 from perflab.load.script.runtime import ScriptRuntime
 from perflab.load.transport import WorkerChannel
@@ -74,6 +75,7 @@ def worker_main(plan: WorkerPlan, channel: WorkerChannel) -> None:
     """Process entry point: the event loop is chosen here, never at import."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     lower_timer_slack()
+    keep_freed_memory()  # its per-second flush builds histograms too
     raise_fd_limit()
     try:
         import uvloop

@@ -152,3 +152,30 @@ def test_stop_at_the_end_counts_overdue_arrivals_as_dropped() -> None:
     assert len(h.pool.submitted) == 1
     assert h.rec.names["GET /"].dropped == 3  # due at 1, 2, 3 ms; the one at 50 ms was not due
     assert h.timers[0].closed
+
+
+def _complete(h: Harness, index: int) -> None:
+    """Finish the index-th submitted request now, as the connection would."""
+    _t, on_done, ex = h.pool.submitted[index]
+    ex.status, ex.start_ns, ex.sent_ns = 200, h.now - 50_000, h.now - 50_000
+    ex.first_byte_ns = ex.done_ns = h.now
+    on_done(ex)
+
+
+def test_a_response_releases_the_arrival_that_fell_due_while_it_was_handled() -> None:
+    h = Harness([0.0, 1.0, 2.0, 3.0])
+    h.now = 999 * MS
+    h.ex.start()
+    h.advance_to(0.5)
+    assert len(h.pool.submitted) == 1
+    # The loop is busy with a burst of responses: the spin turn has not come back, but the
+    # arrivals at 1 and 2 ms are due. Each response hands over one of them, on time-ish.
+    h.now = 1002 * MS + 100_000
+    _complete(h, 0)
+    assert len(h.pool.submitted) == 2 and h.rec.sched_lag[-1] == 1100
+    _complete(h, 1)
+    assert len(h.pool.submitted) == 3 and h.rec.sched_lag[-1] == 100
+    _complete(h, 2)  # nothing else is due: nothing more goes out from a response
+    assert len(h.pool.submitted) == 3
+    h.advance_to(3.5)  # the scheduler's own turn still releases the rest
+    assert len(h.pool.submitted) == 4 and h.finished
