@@ -24,6 +24,7 @@ from perflab.stats.hdr_codec import (
     MAX_VALUE_US,
     N_BUCKETS,
     SIGNIFICANT_DIGITS,
+    SUB_BUCKET_BITS,
     HistogramRecord,
     Int64Array,
     bucket_bounds,
@@ -34,6 +35,7 @@ from perflab.stats.hdr_codec import (
 
 __all__ = ["MAX_VALUE_US", "SIGNIFICANT_DIGITS", "LatencyHistogram"]
 
+_EXACT_LIMIT = 1 << SUB_BUCKET_BITS  # values below this are their own bucket index
 _PENDING_LIMIT = 4096  # record() buffers this many values, then bins them with numpy
 _CHUNK = 1 << 18  # record_many works in cache-sized chunks; int64 sums cannot overflow
 _SUMMARY_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9}
@@ -123,6 +125,20 @@ class LatencyHistogram:
             ValueError: a float value is NaN; nothing is recorded then.
         """
         values = np.asarray(values_us).ravel()
+        if values.dtype == np.int64 and 0 < values.size <= _CHUNK:
+            low, high = int(values.min()), int(values.max())
+            if low >= 0 and high < _EXACT_LIMIT:
+                # Below 2048 µs a value is its own bucket index: one bincount does it. This is
+                # the load recorder's usual batch (latencies and lags of a few hundred µs),
+                # folded mid-run, where the general path's ~20 numpy calls cost ~40 µs of
+                # scheduling lag each time here; this one costs about a third of that.
+                self._count += values.size
+                self._sum += int(values.sum())
+                self._min = min(self._min, low)
+                self._max = max(self._max, high)
+                bins = np.bincount(values)
+                self._counts[: bins.size] += bins
+                return
         kind = values.dtype.kind
         if kind not in "iuf":
             raise TypeError(f"latencies must be an int or float array, not dtype {values.dtype}")
@@ -227,8 +243,13 @@ class LatencyHistogram:
         return total
 
     def reset(self) -> None:
-        """Forget every value, keeping the counts array (for per-interval reuse)."""
-        self._counts.fill(0)
+        """Forget every value, keeping the counts array (for per-interval reuse).
+
+        Only the span between min's and max's buckets can be nonzero (as in ``_nonzero``);
+        zeroing just that keeps a worker's once-a-second reset from touching 188 kB.
+        """
+        if self._count:
+            self._counts[index_of(self._min) : index_of(self._max) + 1] = 0
         self._pending.clear()
         self._count = self._sum = self._max = self._clamped = 0
         self._min = MAX_VALUE_US + 1

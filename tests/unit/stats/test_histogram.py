@@ -196,6 +196,24 @@ def test_record_and_record_many_agree() -> None:
     assert one_by_one.clamped == len(values[::997])
 
 
+def test_record_many_of_small_ints_takes_the_short_path_with_the_same_result() -> None:
+    rng = np.random.default_rng(6)
+    small = rng.integers(0, 2048, 5_000, dtype=np.int64)  # every value its own bucket
+    small[:2] = (0, 2047)
+    crossing = np.concatenate([small, [2048, 2049, 10**6]])  # the general path
+    for values in (small, crossing, small[:1]):
+        one_by_one = LatencyHistogram()
+        for value in values.tolist():
+            one_by_one.record(value)
+        assert hist_of(values) == one_by_one
+    twice = hist_of(small)
+    twice.record_many(small)  # into a histogram that already holds values
+    assert twice == hist_of(np.concatenate([small, small]))
+    negative = LatencyHistogram()
+    negative.record_many(np.array([-5, 3], dtype=np.int64))  # not the short path: clamped
+    assert negative.clamped == 1 and negative.min == 0
+
+
 def test_record_with_count_equals_repeated_values() -> None:
     hist = LatencyHistogram()
     hist.record(1234, count=3)
@@ -334,6 +352,16 @@ def test_copy_is_independent_and_reset_empties() -> None:
     assert twin == LatencyHistogram()
     twin.record(9)
     assert (twin.min, twin.max, twin.count) == (9, 9, 1)
+
+
+def test_reset_empties_every_bucket_it_used() -> None:
+    hist = hist_of([-3, 0, 5, 70_000, MAX_VALUE_US + 1])  # clamped at both ends
+    hist.merge_sparse(
+        [9, codec.index_of(2_000_000)], [2, 1], min_us=9, max_us=2_000_000, sum_us=2_000_018
+    )
+    hist.record(17)  # still pending
+    hist.reset()
+    assert hist == LatencyHistogram() and hist.count == 0
 
 
 def test_equality_sees_every_field() -> None:
