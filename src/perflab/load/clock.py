@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 import time
@@ -35,7 +36,11 @@ class _Itimerspec(ctypes.Structure):
     _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
+    """libc, looked up once: ``find_library`` runs ``ldconfig`` in a subprocess (2-10 ms
+    here), and the first call used to come from the timer made 2 ms before a run's start,
+    so the first few hundred arrivals left milliseconds late."""
     if not sys.platform.startswith("linux"):
         return None
     try:
