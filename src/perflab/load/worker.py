@@ -20,6 +20,7 @@ from typing import Any
 from perflab.load.arrivals import ArrivalSchedule, target_at, vu_share
 from perflab.load.clock import lower_timer_slack
 from perflab.load.executors import (
+    EARLY_NS,
     ClosedExecutor,
     OpenExecutor,
     Pool,
@@ -40,6 +41,7 @@ from perflab.load.transport import WorkerChannel
 from perflab.model.spec import LoadModel, RunSpec
 
 _NS = 1_000_000_000
+START_EARLY_S = 0.010  # an open-model worker is up (spinning) this long before t0; see run()
 LOOP_PROBE_S = 0.05
 WARM_S = 0.002
 SCALE_EVERY_S = 0.1
@@ -186,7 +188,7 @@ class _Worker:
         self.t0 = await self._started
         # Wake a little early: the open executor's own timer hits t0 precisely, whereas
         # asyncio.sleep is millisecond-grained and would make the first arrivals late.
-        delay = (self.t0 - time.monotonic_ns()) / _NS - (0.002 if self.open else 0.0)
+        delay = (self.t0 - time.monotonic_ns()) / _NS - (START_EARLY_S if self.open else 0.0)
         await asyncio.sleep(max(0.0, delay))
         self._last_flush = self.t0
         self._cpu = time.process_time()
@@ -198,6 +200,8 @@ class _Worker:
             self.finished.set()
         else:
             self._executor.start()
+            if self.open:
+                self._stay_awake_until(self.t0 - EARLY_NS)
         await self._run_until_done(loop, pool)
 
     def _new_pool(
@@ -287,6 +291,18 @@ class _Worker:
         total = int(target_at(load.start, load.stages, elapsed) + 1e-9)
         executor.scale_to(vu_share(total, self.plan.index, self.plan.count))
         loop.call_later(SCALE_EVERY_S, self._scale, loop, executor)
+
+    @staticmethod
+    def _stay_awake_until(deadline_ns: int) -> None:
+        """Spin (blocking the loop) until ``deadline_ns``, after everything else is set up.
+
+        A vCPU idle since "ready" halts, and waking it for the first arrival took the host up
+        to ~4 ms here; building the executor and its first 512 arrival times took another
+        ~1 ms after waking (every arrival of those first milliseconds then left at once,
+        late). The executor's timer, armed for the same moment, fires as soon as this returns.
+        """
+        while time.monotonic_ns() < deadline_ns:
+            pass
 
     async def _run_until_done(self, loop: asyncio.AbstractEventLoop, pool: Pool) -> None:
         load = self.spec.load
