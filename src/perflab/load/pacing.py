@@ -17,36 +17,53 @@ from collections.abc import Callable
 
 BUDGET_S = 0.0003  # longest stretch of coordinator work between rests
 REST_S = 0.0001  # a real sleep: the worker runs in it (sched_yield alone did not help here)
+MAX_RESTS = 32  # per wake-up: behind a busy worker each rest can last a scheduler slice
+# (~3 ms), so a second with hundreds of request names would otherwise take the coordinator
+# longer than a second; past this many it works on unpaced, as it did before pacing.
 
 
 class Pacer:
     """Call at points where the work can stop for a moment; it rests when due."""
 
-    __slots__ = ("_budget_s", "_clock", "_rest_s", "_since", "_sleep", "rests")
+    __slots__ = (
+        "_budget_s",
+        "_clock",
+        "_left",
+        "_max_rests",
+        "_rest_s",
+        "_since",
+        "_sleep",
+        "rests",
+    )
 
     def __init__(
         self,
         budget_s: float = BUDGET_S,
         rest_s: float = REST_S,
         *,
+        max_rests: int = MAX_RESTS,
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._budget_s = budget_s
         self._rest_s = rest_s
+        self._max_rests = max_rests
         self._clock = clock
         self._sleep = sleep
         self._since = clock()
+        self._left = max_rests
         self.rests = 0
 
     def begin(self) -> None:
         """Start counting: the coordinator has just woken up with work to do."""
         self._since = self._clock()
+        self._left = self._max_rests
 
     def __call__(self) -> None:
-        if self._clock() - self._since >= self._budget_s:
+        if self._left and self._clock() - self._since >= self._budget_s:
             self._sleep(self._rest_s)
             self.rests += 1
+            self._left -= 1
             self._since = self._clock()
 
 

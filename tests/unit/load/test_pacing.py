@@ -44,6 +44,20 @@ def test_begin_forgets_time_spent_waiting_for_work() -> None:
     assert pace.rests == 0
 
 
+def test_rests_are_capped_per_wake_up() -> None:
+    clock = Clock()
+    pace = Pacer(0.0003, 0.0001, max_rests=2, clock=clock, sleep=clock.sleep)
+    pace.begin()
+    for _ in range(5):
+        clock.now += 0.001
+        pace()
+    assert pace.rests == 2  # the rest of this round's work runs unpaced
+    pace.begin()
+    clock.now += 0.001
+    pace()
+    assert pace.rests == 3
+
+
 def test_keep_freed_memory_applies_on_glibc() -> None:
     applied = keep_freed_memory()
     if sys.platform.startswith("linux"):
