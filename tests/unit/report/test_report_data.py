@@ -113,3 +113,19 @@ def test_only_request_rows_make_the_latency_series(long_run: tuple[dict, list, l
 def test_no_rows_gives_empty_series() -> None:
     data = run_data({"by_name": {}}, [], [])
     assert data.t == [] and data.spectrum["corrected"].count == 0 and not data.generator
+
+
+def test_host_steal_is_charted_where_it_was_measured() -> None:
+    from perflab.report.html.figures import generator_load
+
+    doc, rows, gen = synthetic_run(seconds=6, names=1)
+    assert not _finite(run_data(doc, rows, gen).generator["steal_pct"])  # older runs: none
+    names = [t["name"] for t in generator_load(run_data(doc, rows, gen))["data"]]
+    assert not any("steal" in n for n in names)
+    for row, steal in zip(gen, [0.0, 1.5, None, 4.0, 0.0, 0.5], strict=True):
+        row["steal_pct"] = steal
+    data = run_data(doc, rows, gen)
+    steal = data.generator["steal_pct"]
+    assert steal[:2] == [0.0, 1.5] and steal[3:] == [4.0, 0.0, 0.5] and steal[2] != steal[2]
+    names = [t["name"] for t in generator_load(data)["data"]]
+    assert "host steal % (hypervisor)" in names
