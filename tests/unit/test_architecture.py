@@ -64,7 +64,7 @@ def test_detect_uses_stats_model_and_store_only() -> None:
 
 def test_bench_uses_stats_model_and_store_only() -> None:
     allowed = ("perflab.stats", "perflab.model", "perflab.store", "perflab.errors")
-    allowed += ("perflab.lazy", "perflab.environment", "perflab.bench")
+    allowed += ("perflab.lazy", "perflab.environment", "perflab.steal", "perflab.bench")
     for path in _package_files("bench"):
         ours = {n for n in _imports(path) if n.startswith("perflab")}
         assert all(n.startswith(allowed) for n in ours), (path, ours)

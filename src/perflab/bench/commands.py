@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from perflab.bench.runner import BenchSpec, Sink, result_entry
+from perflab.steal import StealMeter, worker_cores
 
 __all__ = ["CommandSpec", "run_commands", "shell_overhead"]
 
@@ -109,6 +110,7 @@ def run_commands(
         if progress is not None:
             progress(command)
         extra = {"shell_overhead": overhead, "loops": 1, "in_process": False}
+        meter = StealMeter(worker_cores())
         try:
             values, codes = _run_one(command, spec, overhead)
         except (CommandFailed, subprocess.TimeoutExpired) as exc:
@@ -133,7 +135,14 @@ def run_commands(
             if min(values) < 0.005:
                 warnings.append("runs shorter than 5 ms: shell-spawn noise may dominate")
             entry = result_entry(
-                command, {}, "command", processes, stats_spec, warnings=warnings, **extra
+                command,
+                {},
+                "command",
+                processes,
+                stats_spec,
+                steal=meter.sample(),
+                warnings=warnings,
+                **extra,
             )
         finally:
             if spec.cleanup:

@@ -53,6 +53,7 @@ def perflab_benchmark(request: pytest.FixtureRequest) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         from perflab.bench.runner import BenchSpec, result_entry
         from perflab.bench.timing import calibrate, measure
+        from perflab.steal import StealMeter, worker_cores
 
         def call() -> Any:
             return fn(*args, **kwargs)
@@ -61,6 +62,7 @@ def perflab_benchmark(request: pytest.FixtureRequest) -> Callable[..., Any]:
         values = int(config.getoption("--perflab-values"))
         spec = BenchSpec(processes=1, values=values, min_time=min_time)
         loops = calibrate(call, min_time)
+        meter = StealMeter(worker_cores())
         measured = measure(call, loops=loops, values=values, warmups=1)
         name = request.node.originalname if hasattr(request.node, "originalname") else None
         entry = result_entry(
@@ -69,6 +71,7 @@ def perflab_benchmark(request: pytest.FixtureRequest) -> Callable[..., Any]:
             "pytest",
             [measured.to_json()],
             spec,
+            steal=meter.sample(),
             loops=loops,
             in_process=True,
         )

@@ -20,6 +20,7 @@ from typing import Any
 from perflab.bench.registry import BenchCase, discover, load_file, params_key
 from perflab.errors import UsageError
 from perflab.stats.benchstats import EmptySamples, noise_warning, summarize
+from perflab.steal import STEAL_WARN_PCT, CpuTicks, StealMeter, steal_pct, worker_cores
 
 __all__ = ["BenchSpec", "Sink", "list_cases", "result_entry", "run_file"]
 
@@ -90,9 +91,12 @@ def result_entry(
     kind: str,
     processes: list[dict[str, Any]],
     spec: BenchSpec,
+    *,
+    steal: CpuTicks | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A benchmark's record in bench.json: raw values per process plus their statistics."""
+    """A benchmark's record in bench.json: raw values per process plus their statistics,
+    and the hypervisor's steal while it ran (``steal``; see :mod:`perflab.steal`)."""
     entry: dict[str, Any] = {
         "name": name,
         "params": params,
@@ -104,6 +108,12 @@ def result_entry(
         **extra,
     }
     entry["warnings"] = list(entry.get("warnings") or [])
+    entry["steal_pct"] = pct = steal_pct(steal)
+    if pct is not None and pct >= STEAL_WARN_PCT:
+        entry["warnings"].append(
+            f"the hypervisor took {pct:.1f}% of the CPU while this ran (steal): its values "
+            "include pauses the host imposed; rerun when the host is quiet"
+        )
     try:
         summary = summarize(
             [p.get("values") or [] for p in processes],
@@ -131,6 +141,7 @@ def _measure_case(path: Path, case: BenchCase, spec: BenchSpec) -> dict[str, Any
         return {**base, "status": "failed", "error": calibration["error"], "processes": []}
     loops = int(calibration["loops"])
     processes: list[dict[str, Any]] = []
+    meter = StealMeter(worker_cores())
     for _ in range(spec.processes):
         doc = _worker(
             spec,
@@ -143,7 +154,14 @@ def _measure_case(path: Path, case: BenchCase, spec: BenchSpec) -> dict[str, Any
             return {**base, "status": "failed", "error": doc["error"], "processes": processes}
         processes.append(doc)
     return result_entry(
-        case.bench.name, case.params, "python", processes, spec, loops=loops, in_process=False
+        case.bench.name,
+        case.params,
+        "python",
+        processes,
+        spec,
+        steal=meter.sample(),
+        loops=loops,
+        in_process=False,
     )
 
 

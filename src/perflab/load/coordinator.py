@@ -21,12 +21,12 @@ from perflab.load.aggregate import GroupTotals, NameTotals, ScriptTotals, latenc
 from perflab.load.generator import GeneratorHealth
 from perflab.load.pacing import Pacer, keep_freed_memory
 from perflab.load.sink import NullSink, RunSink
-from perflab.load.steal import StealMeter, worker_cores
 from perflab.load.transport import LocalTransport, Transport
 from perflab.load.worker import WorkerPlan, worker_main
 from perflab.model.spec import RunSpec
 from perflab.model.threshold import evaluate
 from perflab.stats import LatencyHistogram
+from perflab.steal import StealMeter, worker_cores
 
 START_DELAY_S = 0.25
 READY_TIMEOUT_S = 60.0

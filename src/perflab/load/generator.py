@@ -7,7 +7,7 @@ worker was busy >= 90 % of a core over the run, or the scheduling-lag p99 exceed
 then the latencies may describe the generator rather than the target.
 
 On a virtual machine the host can take CPU from the generator's cores ("steal", see
-:mod:`perflab.load.steal`); that is neither perflab's nor the target's doing, so it is reported
+:mod:`perflab.steal`); that is neither perflab's nor the target's doing, so it is reported
 beside saturation, per second and over the run, and called out when it is large enough to
 move the tail.
 """
@@ -18,15 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from perflab.load.recorder import merge_state
-from perflab.load.steal import CpuTicks
 from perflab.stats import LatencyHistogram
+from perflab.steal import STEAL_WARN_PCT, CpuTicks, steal_pct
 
 SATURATED_CPU_PCT = 90.0
 SATURATED_LAG_US = 10_000
-# Steal comes in pauses (one tick is 10 ms); a pause covering 1 % of a second's arrivals sets
-# that second's p99 by itself, so a small share of the time is already worth saying.
-STEAL_WARN_PCT = 0.5  # over the run
-STEAL_WARN_SECOND_PCT = 2.0  # in any one second
+STEAL_WARN_SECOND_PCT = 2.0  # in any one second; over the run: perflab.steal.STEAL_WARN_PCT
 
 
 def _us_block(hist: LatencyHistogram) -> dict[str, float]:
@@ -60,8 +57,7 @@ class GeneratorHealth:
         self.unfinished = 0
         self.precise_timer: bool | None = None
         self.worker_pids: dict[int, int] = {}
-        self.steal = CpuTicks(0, 0)
-        self.steal_measured = False
+        self.steal = CpuTicks(0, 0)  # summed over the seconds that were measured
         self.steal_worst: tuple[float, int] | None = None  # (percent, second)
 
     def add_second(
@@ -120,19 +116,16 @@ class GeneratorHealth:
         }
 
     def _add_steal(self, second: int, steal: CpuTicks | None) -> float | None:
-        if steal is None or steal.total <= 0:
+        pct = steal_pct(steal)
+        if steal is None or pct is None:
             return None
-        self.steal_measured = True
         self.steal = CpuTicks(self.steal.steal + steal.steal, self.steal.total + steal.total)
-        pct = round(100.0 * steal.steal / steal.total, 2)
         if self.steal_worst is None or pct > self.steal_worst[0]:
             self.steal_worst = (pct, second)
         return pct
 
     def steal_pct(self) -> float | None:
-        if not self.steal_measured or self.steal.total <= 0:
-            return None
-        return round(100.0 * self.steal.steal / self.steal.total, 2)
+        return steal_pct(self.steal)
 
     def host_noise(self) -> list[str]:
         """Why the host, not perflab or the target, may have shaped the tail."""

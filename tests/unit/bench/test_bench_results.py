@@ -16,6 +16,7 @@ from perflab.bench.results import BenchWriter, find_bench, load_bench, new_bench
 from perflab.bench.runner import BenchSpec, result_entry
 from perflab.cli.main import main
 from perflab.errors import UsageError
+from perflab.steal import CpuTicks
 from perflab.store import Catalog, migrations
 
 ENV = {"hostname": "h", "cpu_model": "cpu", "implementation": "CPython", "python": "3.11"}
@@ -49,6 +50,17 @@ def test_empty_and_nan_series_become_failed_entries() -> None:
         "e", {}, "python", [{"values": [float("nan")]}, {"values": []}], BenchSpec()
     )
     assert entry["status"] == "failed" and "no usable values" in entry["error"]
+
+
+def test_the_hosts_steal_is_recorded_and_warned_about() -> None:
+    values = [{"values": [1.0, 1.0001, 1.0002] * 4}]  # precise: no noise warning of its own
+    quiet = result_entry("q", {}, "python", values, BenchSpec(), steal=CpuTicks(1, 1000))
+    assert quiet["steal_pct"] == 0.1 and quiet["warnings"] == []
+    noisy = result_entry("n", {}, "python", values, BenchSpec(), steal=CpuTicks(30, 1000))
+    assert noisy["steal_pct"] == 3.0
+    assert any("hypervisor took 3.0%" in w for w in noisy["warnings"])
+    unmeasured = result_entry("u", {}, "python", values, BenchSpec())
+    assert unmeasured["steal_pct"] is None and unmeasured["warnings"] == []
 
 
 def test_bad_files_are_usage_errors(tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ from collections.abc import Collection
 from typing import Any
 
 from perflab.load.generator import GeneratorHealth
-from perflab.load.steal import CpuTicks, StealMeter, parse_proc_stat, read_ticks
 from perflab.report.summary import verdict
 from perflab.report.terminal import generator_text
+from perflab.steal import CpuTicks, StealMeter, parse_proc_stat, read_ticks
 
 STAT = """\
 cpu  300 0 100 1000 0 0 0 60 0 0

@@ -1,12 +1,14 @@
-"""CPU the hypervisor took from the load generator's cores while a run went on ("steal").
+"""CPU the hypervisor took from this machine while something was measured ("steal").
 
 On a virtual machine the host may run other guests on our physical CPUs; while it does, our
-vCPU is simply not running. To perflab that looks like a pause of any length at any moment:
-requests start late, responses are read late, and scheduling lag and latency percentiles grow
-for reasons neither perflab nor the target caused. The kernel counts this time per CPU in
-``/proc/stat`` (the 8th field, in USER_HZ ticks), so the coordinator samples it once a second
-over the cores the workers may run on and the run says how much of its CPU the host took.
-Elsewhere (no ``/proc/stat``, or a kernel without the field) nothing is claimed.
+vCPU is simply not running. To whatever is being timed that looks like a pause of any length
+at any moment: a load generator's requests start late and its latency percentiles grow, a
+benchmark's values scatter, for reasons neither perflab nor the code under test caused. The
+kernel counts this time per CPU in ``/proc/stat`` (the 8th field, in USER_HZ ticks), so the
+load coordinator samples it once a second over its workers' cores and ``perflab bench``
+around each benchmark, and both say how much of the CPU the host took. Elsewhere (no
+``/proc/stat``, or a kernel without the field) nothing is claimed. Pure apart from reading
+that file, so every part of perflab may use it.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def read_ticks(cores: Collection[int] | None = None) -> CpuTicks | None:
 
 
 def worker_cores() -> set[int] | None:
-    """The cores this process (and the workers it starts, which inherit it) may run on."""
+    """The cores this process (and the processes it starts, which inherit it) may run on."""
     getter = getattr(os, "sched_getaffinity", None)
     if getter is None:
         return None
@@ -99,3 +101,15 @@ class StealMeter:
             return None  # same tick: keep the reference point, the next sample covers it
         self._last = now
         return delta
+
+
+STEAL_WARN_PCT = 0.5
+"""From this share of the watched time a pause the host imposed can set a p99 by itself:
+steal comes in pauses (one tick is 10 ms), and a 10 ms pause is 1 % of a second."""
+
+
+def steal_pct(ticks: CpuTicks | None) -> float | None:
+    """Steal as a percentage of the ticks' total time, rounded; None when not measured."""
+    if ticks is None or ticks.total <= 0:
+        return None
+    return round(100.0 * ticks.steal / ticks.total, 2)
