@@ -222,24 +222,18 @@ class OpenExecutor:
         for each (~100 µs apiece). Scheduling is left to the pending turn or timer, which
         still comes and releases whatever is left.
         """
-        if self.stopped:
-            return
-        due = self._due
-        now = self._clock()
-        if due <= now:
-            self._release(due, now)
-            if not self._advance():
-                self._finish()
+        if not self.stopped:
+            self._release_due(self._clock(), most=1)
 
-    def _release_due(self, now: int) -> bool:
-        """Release every arrival due by ``now``; False when that ended the schedule."""
-        due = self._due
-        while due <= now:
-            self._release(due, now)
+    def _release_due(self, now: int, *, most: int = -1) -> bool:
+        """Release the arrivals due by ``now`` (at most ``most`` when positive); False when
+        that ended the schedule."""
+        while self._due <= now and most:
+            most -= 1
+            self._release(self._due, now)
             if not self._advance():
                 self._finish()
                 return False
-            due = self._due
         return True
 
     def _done(self, name: str, due: int, ex: Exchange) -> None:

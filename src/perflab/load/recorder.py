@@ -52,6 +52,12 @@ def merge_state(hist: LatencyHistogram, state: HistState) -> None:
         )
 
 
+def _fold(values: list[int], hist: LatencyHistogram) -> None:
+    """Move buffered µs values into ``hist`` (one numpy call per batch, not per value)."""
+    hist.record_many(np.asarray(values, dtype=np.int64))
+    values.clear()
+
+
 def hist_from_state(state: HistState) -> LatencyHistogram:
     if state is None:
         return LatencyHistogram()
@@ -142,8 +148,7 @@ class NameInterval:
             (self.wait, self.h_wait),
             key=lambda pair: len(pair[0]),
         )
-        hist.record_many(np.asarray(values, dtype=np.int64))
-        values.clear()
+        _fold(values, hist)
         self._folding = max(len(self.service), len(self.latency), len(self.wait)) >= SPILL_AT
 
     def spill(self) -> None:
@@ -156,8 +161,7 @@ class NameInterval:
             (self.wait, self.h_wait),
         ):
             if values:
-                hist.record_many(np.asarray(values, dtype=np.int64))
-                values.clear()
+                _fold(values, hist)
         self._folding = False
 
     def _fold_raw(self) -> None:
@@ -213,8 +217,7 @@ _encode = hist_state
 
 def _encode_values(values: list[int], hist: LatencyHistogram) -> HistState:
     if values:
-        hist.record_many(np.asarray(values, dtype=np.int64))
-        values.clear()
+        _fold(values, hist)
     data = _encode(hist)
     hist.reset()
     return data
@@ -238,8 +241,7 @@ class GroupInterval:
         self.failed += failed
         self.values.append(duration_us)
         if len(self.values) >= SPILL_AT:
-            self.hist.record_many(np.asarray(self.values, dtype=np.int64))
-            self.values.clear()
+            _fold(self.values, self.hist)
 
     def payload(self) -> dict[str, Any]:
         out = {
@@ -338,8 +340,7 @@ class Recorder:
         return interval
 
     def spill_lags(self) -> None:
-        self._h_sched.record_many(np.asarray(self.sched_lag, dtype=np.int64))
-        self.sched_lag.clear()
+        _fold(self.sched_lag, self._h_sched)
 
     def flush(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
         """The finished interval (per-name payloads, generator payload); starts a new one."""
