@@ -58,6 +58,15 @@ def test_open_model_sends_exactly_the_schedule(hello_url: str, tmp_path: Path) -
     assert not list(tmp_path.glob("*.journal"))
 
 
+def test_an_open_run_on_time_ends_with_its_schedule(hello_url: str, tmp_path: Path) -> None:
+    """The loop's millisecond timers used to end the run up to ~1 ms early, counting the
+    arrivals of that last millisecond as dropped although the generator kept up."""
+    for attempt in range(3):
+        spec = _spec(f"{hello_url}/", LoadModel.OPEN, (Stage(1.0, 4000.0),), 4000.0)
+        totals = _run(spec, tmp_path / str(attempt))["totals"]
+        assert totals["dropped"] == 0 and totals["requests"] == 4000
+
+
 def test_closed_model_iterations_and_one_connection_per_vu(hello_url: str, tmp_path: Path) -> None:
     spec = _spec(
         f"{hello_url}/", LoadModel.CLOSED, (Stage(0.0, 4.0),), 4.0, iterations=300, workers=2

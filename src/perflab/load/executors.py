@@ -33,6 +33,9 @@ from perflab.load.recorder import LAG_SPILL_AT, NameInterval, Recorder
 from perflab.model.replay import ReplayEntry
 
 EARLY_NS = 150_000  # wake this early, then spin; idle-loop test here: p99 lag ~25 µs at 20k/s
+OPEN_SPILL = 7 * 160
+"""Stage the open model's plain responses after this many integers (160 requests); see
+``NameInterval.stage_raw``."""
 
 
 async def calibrate_spin(loop: asyncio.AbstractEventLoop, rounds: int = 2000) -> float:
@@ -97,7 +100,12 @@ class ReplayWork(Work):
 
 
 class _Arrival(Exchange):
-    """An exchange that carries its intended start, so completion needs no closure."""
+    """An exchange that carries its intended start, so completion needs no closure.
+
+    A plain success hands its arrival back for the next one (only ``first_byte_ns`` and
+    ``bytes_in`` need clearing; the rest is overwritten on the way). With the batched
+    recording this took the completion's bookkeeping from ~1.0 to ~0.65 µs per request.
+    """
 
     __slots__ = ("due",)
     due: int
@@ -136,6 +144,8 @@ class OpenExecutor:
         # One request (URL mode): no rotation to pick from, one interval to record into.
         self._single = work.items[0] if type(work) is Work and len(work.items) == 1 else None
         self._interval = recorder.name(self._single[0]) if self._single is not None else None
+        self._raw = self._interval.raw_open if self._interval is not None else []
+        self._spare: list[_Arrival] = []
         self._done_cb = self._done_single
 
     def start(self) -> None:
@@ -199,7 +209,8 @@ class OpenExecutor:
     def _launch(self, due: int) -> None:
         """Start the arrival due at ``due``; it must end with ``inflight -= 1``."""
         if self._single is not None:
-            arrival = _Arrival()
+            spare = self._spare
+            arrival = spare.pop() if spare else _Arrival()
             arrival.due = due
             self._pool.submit(self._single[1], self._done_cb, exchange=arrival)
             return
@@ -243,10 +254,25 @@ class OpenExecutor:
             self._catch_up()
 
     def _done_single(self, ex: Exchange) -> None:
+        """Plain successes are kept as seven integers and folded in batches (see
+        ``NameInterval.fold_raw``); anything else is recorded one by one."""
         self.inflight -= 1
-        due: int = ex.due  # type: ignore[attr-defined]  # an _Arrival: _launch made it
-        self._interval.add(ex, due, corrected=True)  # type: ignore[union-attr]
-        if ex.done_ns >= self._due:
+        arrival: _Arrival = ex  # type: ignore[assignment]  # _launch made it
+        done = ex.done_ns
+        if ex.error is None and not ex.new_connection and not ex.retried:
+            raw = self._raw
+            raw += (arrival.due, ex.start_ns, ex.sent_ns, ex.first_byte_ns, done, ex.bytes_in,
+                    ex.status)  # fmt: skip
+            ex.first_byte_ns = ex.bytes_in = 0
+            self._spare.append(arrival)
+            interval = self._interval
+            if len(raw) >= OPEN_SPILL:
+                interval.stage_raw()  # type: ignore[union-attr]
+            elif interval.staged:  # type: ignore[union-attr]
+                interval.fold_staged()  # type: ignore[union-attr]
+        else:
+            self._interval.add(ex, arrival.due, corrected=True)  # type: ignore[union-attr]
+        if done >= self._due:
             self._catch_up()
 
     def _finish(self) -> None:

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from perflab.load.executors import EARLY_NS, OpenExecutor, Work
-from perflab.load.http.exchange import Exchange
-from perflab.load.recorder import Recorder
+from perflab.load.http.exchange import ErrorKind, Exchange
+from perflab.load.recorder import Recorder, hist_from_state
 
 MS = 1_000_000
 
@@ -179,3 +179,39 @@ def test_a_response_releases_the_arrival_that_fell_due_while_it_was_handled() ->
     assert len(h.pool.submitted) == 3
     h.advance_to(3.5)  # the scheduler's own turn still releases the rest
     assert len(h.pool.submitted) == 4 and h.finished
+
+
+def test_plain_successes_are_batched_and_their_records_reused_others_are_not() -> None:
+    """A plain success goes to the batch (seven integers) and its record serves a later
+    arrival; a failed exchange or one on a new connection is recorded one by one and never
+    reused (its error and connection figures must not leak into the next request)."""
+    h = Harness([0.0, 1.0, 2.0, 3.0, 4.0])
+    h.now = 999 * MS
+    h.ex.start()
+    h.advance_to(0.5)
+    _complete(h, 0)  # plain: batched, record handed back
+    first = h.pool.submitted[0][2]
+    h.advance_to(1.5)
+    assert h.pool.submitted[1][2] is first
+    assert first.first_byte_ns == 0 and first.bytes_in == 0  # cleared for its next use
+    _t, on_done, failed = h.pool.submitted[1]
+    failed.error, failed.done_ns = ErrorKind.RESET, h.now
+    on_done(failed)
+    h.advance_to(2.5)
+    assert h.pool.submitted[2][2] is not failed
+    _t, on_done, fresh = h.pool.submitted[2]
+    fresh.new_connection, fresh.connect_ns = True, 20_000
+    fresh.status, fresh.start_ns, fresh.sent_ns = 200, h.now - 50_000, h.now - 30_000
+    fresh.first_byte_ns = fresh.done_ns = h.now
+    on_done(fresh)
+    h.advance_to(3.5)
+    assert h.pool.submitted[3][2] is not fresh
+
+    iv = h.rec.names["GET /"]
+    assert len(iv.raw_open) == 7  # only the plain success waits in the batch
+    assert iv.requests == 2 and iv.errors == {"reset": 1} and iv.new_connections == 1
+    payload = h.rec.flush()[0]["GET /"]
+    assert payload["requests"] == 3 and payload["ok"] == 2
+    # Both timed responses are timed from their intended starts (0 and 2 ms): 500 µs each.
+    latency = hist_from_state(payload["latency"])
+    assert latency.count == 2 and latency.max == latency.min == 500

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from perflab.load.http.exchange import ErrorKind, Exchange
 from perflab.load.recorder import SPILL_AT, Recorder, hist_from_state
 
@@ -61,38 +63,46 @@ def test_flush_resets_and_spills_keep_every_value() -> None:
     assert second["requests"] == 0 and second["latency"] is None
 
 
-def test_a_lanes_raw_rows_fold_exactly_like_add() -> None:
-    """Requests a connection recorded on its lane (six integers each) give the same payload
-    as the same exchanges passed through ``add``, whenever the batch is folded."""
+@pytest.mark.parametrize("open_model", [False, True], ids=["lane", "open"])
+def test_raw_rows_fold_exactly_like_add(open_model: bool) -> None:
+    """Requests kept as raw rows (a lane's six integers, or the open model's seven with the
+    intended start first) give the same payload as the same exchanges passed through
+    ``add``, whenever the batch is folded."""
     import numpy as np
 
     rng = np.random.default_rng(7)
     rows = []
     for i in range(3 * SPILL_AT + 17):
-        start = int(rng.integers(0, 10**9))
+        due = int(rng.integers(0, 10**9))
+        start = due + (int(rng.lognormal(10, 2)) if open_model else 0)
         sent = start + int(rng.integers(0, 50 * US))
         first = sent + int(rng.lognormal(12, 1.5))
         done = first + int(rng.integers(0, 900 * US))
         status = int(rng.choice([200, 200, 200, 404, 503]))
-        rows.append((start, sent, first, done, 13 + i % 5, status))
+        rows.append((due, start, sent, first, done, 13 + i % 5, status))
 
-    via_add, via_raw = Recorder(corrected=False), Recorder(corrected=False)
+    via_add, via_raw = Recorder(corrected=open_model), Recorder(corrected=open_model)
     iv_add, iv_raw = via_add.name("r"), via_raw.name("r")
-    for start, sent, first, done, nbytes, status in rows:
+    buffer, width = (iv_raw.raw_open, 7) if open_model else (iv_raw.raw, 6)
+    for due, start, sent, first, done, nbytes, status in rows:
         ex = Exchange(status=status, queued_ns=start, start_ns=start, sent_ns=sent)
         ex.first_byte_ns, ex.done_ns, ex.bytes_in = first, done, nbytes
-        iv_add.add(ex, start, corrected=False)
-        iv_raw.raw += (start, sent, first, done, nbytes, status)
-        if len(iv_raw.raw) >= 6 * 500:
-            iv_raw.spill()
+        iv_add.add(ex, due, corrected=open_model)
+        row = (due, start, sent, first, done, nbytes, status)
+        buffer += row[7 - width :]
+        if len(buffer) >= width * 500:
+            iv_raw.fold_raw()
     a, b = via_add.flush()[0]["r"], via_raw.flush()[0]["r"]
-    assert iv_raw.raw == []
+    assert iv_raw.raw == [] and iv_raw.raw_open == []
     for key in ("requests", "ok", "errors", "bytes_in", "phase_us", "new_connections"):
         assert a[key] == b[key], key
     for key in ("latency", "service", "wait"):
         ha, hb = hist_from_state(a[key]), hist_from_state(b[key])
         assert (ha.count, ha.min, ha.max, ha.sum) == (hb.count, hb.min, hb.max, hb.sum), key
         assert ha == hb, key
+    if open_model:  # the intended start really is what latency counts from
+        latency, service = hist_from_state(b["latency"]), hist_from_state(b["service"])
+        assert latency.sum > service.sum
 
 
 def test_full_buffers_fold_one_per_request_so_the_loop_never_stalls_on_all_three() -> None:
