@@ -33,7 +33,7 @@ from rich.console import Console
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: find loadbench/
 
 from loadbench.measure import measure
-from loadbench.model import DEFAULT_RATES, TOOLS, Sample
+from loadbench.model import CONNECTIONS, DEFAULT_RATES, TOOLS, Sample
 from loadbench.nginx import Nginx
 from loadbench.record import document, write_json
 from loadbench.summary import ratios, summarize
@@ -60,6 +60,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rates", default=",".join(map(str, DEFAULT_RATES)), help="open-model target rates, req/s"
     )
     p.add_argument(
+        "--open-connections",
+        type=int,
+        default=CONNECTIONS,
+        metavar="N",
+        help=f"the open model's connection cap (default {CONNECTIONS}, as wrk2 -c{CONNECTIONS}; "
+        "0: perflab's default, grow as needed up to --max-inflight)",
+    )
+    p.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -78,6 +86,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = args.only_set - set(TOOLS)
     if unknown:
         p.error(f"unknown tool(s) {', '.join(sorted(unknown))}; choose from {', '.join(TOOLS)}")
+    if args.open_connections < 0:
+        p.error("--open-connections must be 0 or more")
     args.secs = args.duration or (3 if args.quick else 10)
     args.rate_list = [int(r) for r in args.rates.split(",") if r.strip()]
     return args
@@ -91,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[Sample]] = {}
     err = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="perflab-bench-") as tmp, Nginx(Path(tmp)) as nginx:
-        tools = make_tools(nginx.url, args.secs, args.only_set, args.rate_list)
+        tools = make_tools(
+            nginx.url, args.secs, args.only_set, args.rate_list, args.open_connections
+        )
         for rnd in range(args.repeat):
             for tool in tools:
                 err.print(f"[dim]round {rnd + 1}/{args.repeat}: {tool.name} ...[/]")
@@ -102,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(runs)
     rat = ratios(runs)
     warnings = [f"{name}: {w}" for name, ss in runs.items() for s in ss for w in s.warnings]
-    render(summary, rat, args.secs, warnings)
+    render(summary, rat, args.secs, warnings, args.open_connections)
     if args.json:
-        write_json(args.json, document(args.secs, summary, rat, runs))
+        write_json(args.json, document(args.secs, summary, rat, runs, args.open_connections))
     return 0
 
 

@@ -70,12 +70,14 @@ def document(
     summary: dict[str, dict[str, Any]],
     rat: dict[str, dict[str, Any]],
     runs: dict[str, list[Sample]],
+    open_connections: int = CONNECTIONS,
 ) -> dict[str, Any]:
     """The whole record: setup, environment, summaries, ratios and every run."""
     return {
         "schema": SCHEMA,
         "duration_s": secs,
         "connections": CONNECTIONS,
+        "open_connections": open_connections or None,
         "cores": {"generator": GEN_CORE, "nginx": SERVER_CORE},
         "targets": TARGETS,
         "environment": environment(),

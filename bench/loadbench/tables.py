@@ -78,10 +78,12 @@ def row_note(name: str, r: dict[str, Any]) -> str:
     return ", ".join(notes)
 
 
-def open_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
+def open_table(summary: dict[str, dict[str, Any]], secs: int, connections: int) -> Table:
     """perflab's open model: did it reach each target rate, and how late did it send."""
+    pool = f"{connections} connections" if connections else "connections as needed"
     t = new_table(
-        f"perflab open model, {secs} s (achieved/target should be >= {OPEN_ACHIEVED_MIN}; "
+        f"perflab open model, {pool}, {secs} s "
+        f"(achieved/target should be >= {OPEN_ACHIEVED_MIN}; "
         "nginx/s: served while load flowed; lag: generator.sched_lag_us)",
         "tool|target/s|achieved/s|nginx/s|ach/target|lag p50 µs|lag p99 µs|p99 ms|µs/req|"
         "client CPU %|steal %|note",
@@ -134,10 +136,11 @@ def render(
     rat: dict[str, dict[str, Any]],
     secs: int,
     warnings: list[str],
+    open_connections: int = CONNECTIONS,
 ) -> None:
     """The closed-model comparison, the ratios, then perflab's open model."""
     con = Console(width=max(Console().width, 132))  # a pipe gets 80 columns: too narrow
-    closed, opened = closed_table(summary, secs), open_table(summary, secs)
+    closed, opened = closed_table(summary, secs), open_table(summary, secs, open_connections)
     if closed.row_count:
         con.print(closed)
     if rat:

@@ -197,8 +197,13 @@ def locust_argv(url: str, secs: int, w: Path) -> list[str]:
     # fmt: on
 
 
-def make_tools(url: str, secs: int, only: set[str], rates: list[int]) -> list[Tool]:
-    """The tools to run, in order; each binary is resolved when its Tool runs, not here."""
+def make_tools(
+    url: str, secs: int, only: set[str], rates: list[int], open_connections: int = CONNECTIONS
+) -> list[Tool]:
+    """The tools to run, in order; each binary is resolved when its Tool runs, not here.
+
+    ``open_connections`` caps the open model's pool (0: perflab's default, which grows as
+    needed): wrk2, the open-model reference, always runs a fixed number (``-c``)."""
     d = f"{secs}s"
     wrk = ["-t1", f"-c{CONNECTIONS}", f"-d{d}", "--latency"]
     perflab = ["run", url, "--duration", d, "--workers", "1", "--json", "--quiet"]
@@ -218,12 +223,14 @@ def make_tools(url: str, secs: int, only: set[str], rates: list[int]) -> list[To
     def open_argv(binary: Callable[[], str], args: list[str]) -> Callable[[Path], list[str]]:
         return lambda w: [binary(), *args]
 
+    capped = ["--connections", str(open_connections)] if open_connections else []
     for r in rates:
-        argv = open_argv(perflab_ready, [*perflab, "--rate", f"{r}/s"])
+        argv = open_argv(perflab_ready, [*perflab, "--rate", f"{r}/s", *capped])
         tools.append(Tool(f"perflab@{r}/s", argv, parse_perflab, target_rps=r))
     # wrk2 (constant-throughput wrk) is not in Debian; a reference only where installed.
     if shutil.which("wrk2"):
+        fixed = ["-t1", f"-c{open_connections or CONNECTIONS}", f"-d{d}", "--latency"]
         for r in rates:
-            argv = open_argv(lambda: "wrk2", [*wrk, f"-R{r}", url])
+            argv = open_argv(lambda: "wrk2", [*fixed, f"-R{r}", url])
             tools.append(Tool(f"wrk2@{r}/s", argv, parse_wrk, target_rps=r))
     return tools
