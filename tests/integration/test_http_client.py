@@ -253,6 +253,33 @@ def test_limit_queues_fifo_and_never_exceeds_it(hello_url: str) -> None:
     assert starts == sorted(starts)  # FIFO
 
 
+def test_without_grow_requests_wait_for_an_open_connection(hello_url: str) -> None:
+    """``grow=False`` (a generator behind its schedule) opens a connection only when none is
+    open, and otherwise queues for the busy ones, FIFO."""
+
+    async def test(pool: ConnectionPool) -> tuple[list[Exchange], int, int]:
+        finished = asyncio.get_running_loop().create_future()
+        done: list[Exchange] = []
+
+        def on_done(ex: Exchange) -> None:
+            done.append(ex)
+            if len(done) == 5:
+                finished.set_result(None)
+
+        exchanges = [Exchange() for _ in range(5)]
+        for ex in exchanges:
+            pool.submit(wire(f"{hello_url}/slow/20"), on_done, exchange=ex, grow=False)
+        queued = pool.queued
+        await finished
+        return exchanges, queued, pool.connects_total
+
+    exchanges, queued, connects = run_with_pool(hello_url, test)
+    assert connects == 1 and queued == 4
+    assert all(ex.status == 200 for ex in exchanges)
+    starts = [ex.start_ns for ex in exchanges]
+    assert starts == sorted(starts)
+
+
 def test_server_closing_idle_connections_loses_nothing(server_factory: ServerFactory) -> None:
     server = server_factory("hello", "--keepalive-timeout", "0.1")
 

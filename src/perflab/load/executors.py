@@ -33,6 +33,12 @@ from perflab.load.recorder import LAG_SPILL_AT, NameInterval, Recorder
 from perflab.model.replay import ReplayEntry
 
 EARLY_NS = 150_000  # wake this early, then spin; idle-loop test here: p99 lag ~25 µs at 20k/s
+BEHIND_NS = 1_000_000
+"""An arrival released this late means the generator itself is behind, not the target: it
+waits for a connection to free up instead of opening one (so do arrivals released by a
+response, see ``_catch_up``). A saturated generator used to open
+hundreds (~830 at 80k/s here), each making every request dearer: 0.6-0.75 of a 100k/s
+target against 0.8-0.9 on 50 connections."""
 OPEN_SPILL = 7 * 160
 """Stage the open model's plain responses after this many integers (160 requests); see
 ``NameInterval.stage_raw``."""
@@ -195,7 +201,7 @@ class OpenExecutor:
         else:
             self._timer.arm(due - EARLY_NS)
 
-    def _release(self, due: int, now: int) -> None:
+    def _release(self, due: int, now: int, grow: bool) -> None:
         if self.inflight >= self._max_inflight:
             self._drop()
             return
@@ -204,18 +210,18 @@ class OpenExecutor:
         lags.append((now - due) // 1000)
         if len(lags) >= LAG_SPILL_AT:
             self._rec.spill_lags()
-        self._launch(due)
+        self._launch(due, grow)
 
-    def _launch(self, due: int) -> None:
+    def _launch(self, due: int, grow: bool) -> None:
         """Start the arrival due at ``due``; it must end with ``inflight -= 1``."""
         if self._single is not None:
             spare = self._spare
             arrival = spare.pop() if spare else _Arrival()
             arrival.due = due
-            self._pool.submit(self._single[1], self._done_cb, exchange=arrival)
+            self._pool.submit(self._single[1], self._done_cb, exchange=arrival, grow=grow)
             return
         name, wire = self._work.pick()
-        self._pool.submit(wire, partial(self._done, name, due))
+        self._pool.submit(wire, partial(self._done, name, due), grow=grow)
 
     def _drop(self) -> None:
         """An arrival that could not start (over ``max_inflight``, or left at the end)."""
@@ -230,18 +236,21 @@ class OpenExecutor:
         would hold every due arrival back for the whole burst: ~10 µs per response, 2 ms for
         200. One due arrival is released per response, on the connection that response just
         freed: releasing the whole backlog at the first response would open a new connection
-        for each (~100 µs apiece). Scheduling is left to the pending turn or timer, which
-        still comes and releases whatever is left.
+        for each (~100 µs apiece). Nor does that one open a connection: a loop busy with
+        responses is behind by definition (see ``BEHIND_NS``). Scheduling is left to the
+        pending turn or timer, which still comes and releases whatever is left.
         """
         if not self.stopped:
-            self._release_due(self._clock(), most=1)
+            self._release_due(self._clock(), most=1, grow=False)
 
-    def _release_due(self, now: int, *, most: int = -1) -> bool:
+    def _release_due(self, now: int, *, most: int = -1, grow: bool = True) -> bool:
         """Release the arrivals due by ``now`` (at most ``most`` when positive); False when
-        that ended the schedule."""
+        that ended the schedule. Those over ``BEHIND_NS`` late, or all when ``grow`` is
+        False, wait for a connection rather than open one."""
         while self._due <= now and most:
             most -= 1
-            self._release(self._due, now)
+            due = self._due
+            self._release(due, now, grow and now - due < BEHIND_NS)
             if not self._advance():
                 self._finish()
                 return False

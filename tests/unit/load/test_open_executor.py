@@ -37,6 +37,7 @@ class FakeTimer:
 class FakePool:
     def __init__(self) -> None:
         self.submitted: list[tuple[int, Callable[[Exchange], None], Exchange]] = []
+        self.grow: list[bool] = []
         self.clock = 0
 
     def submit(
@@ -46,9 +47,11 @@ class FakePool:
         *,
         keep_body: bool = False,
         exchange: Exchange | None = None,
+        grow: bool = True,
     ) -> None:
         """Like ``ConnectionPool.submit``: fills the caller's exchange when it gives one."""
         self.submitted.append((self.clock, on_done, exchange or Exchange()))
+        self.grow.append(grow)
 
 
 class Harness:
@@ -123,6 +126,8 @@ def test_late_generator_releases_everything_due_and_records_lag() -> None:
     h.timers[0].callback()
     assert len(h.pool.submitted) == 3
     assert h.rec.sched_lag == [2500, 1500, 500]
+    # Over 1 ms late, the generator is behind: those wait for a connection to free up.
+    assert h.pool.grow == [False, False, True]
 
 
 def test_max_inflight_drops_instead_of_queueing() -> None:

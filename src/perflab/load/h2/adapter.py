@@ -29,7 +29,9 @@ class H2PoolAdapter:
         *,
         keep_body: bool = False,
         exchange: Exchange | None = None,
+        grow: bool = True,
     ) -> None:
+        """``grow`` is for HTTP/1.1 pools: one connection carries every stream here."""
         method, path, headers, body = request
         self.pool.submit(
             method, path, headers, body, on_done, keep_body=keep_body, exchange=exchange

@@ -2,7 +2,10 @@
 
 Each request goes to the most recently freed idle connection (LIFO: a steady load keeps few
 connections warm), else to a new connection while fewer than ``limit`` are open, else into a
-FIFO queue served as connections free up.
+FIFO queue served as connections free up. A caller that knows more connections would not help
+(``grow=False``: the open model, when the generator itself is behind) queues as long as one
+connection is open, and until a request may grow the pool again, queued requests do not open
+connections either.
 
 Timeouts: the connect timeout (DNS + TCP + TLS handshake) is one timer per *connection*; the
 request timeout is one periodic sweep per pool, not a timer per request, so a request may run
@@ -80,6 +83,7 @@ class ConnectionPool:
         self._closed = False
         self._max_connecting = max_connecting
         self._connecting = 0
+        self._grow = True  # the last submit's ``grow``
         self.connects_total = 0
         """TCP connections established (before TLS) since the pool was created."""
         self.retries_total = 0
@@ -96,6 +100,7 @@ class ConnectionPool:
         *,
         keep_body: bool = False,
         exchange: Exchange | None = None,
+        grow: bool = True,
     ) -> None:
         """Run one request; ``on_done(exchange)`` is called exactly once when it ends.
 
@@ -106,10 +111,14 @@ class ConnectionPool:
             keep_body: keep response headers and body on the exchange (else counted only).
             exchange: a fresh record to fill (e.g. a subclass carrying the caller's own
                 fields, such as the intended start time); a new one when None.
+            grow: when no connection is idle, open one (under the limits); when False, wait
+                for one to free up instead, unless none is open. Holds for the queue until
+                the next request that may grow the pool.
         """
         ex = Exchange() if exchange is None else exchange
         now = monotonic_ns()
         ex.queued_ns = now
+        self._grow = grow
         idle = self._idle
         while idle:
             conn = idle.pop()
@@ -119,11 +128,14 @@ class ConnectionPool:
                 return
         if self._closed:
             self._reject((ex, wire, on_done, keep_body))
-        elif self._can_open():
+        elif self._may_grow() and self._can_open():
             ex.start_ns = now
             self._open(self, self._conns, (ex, wire, on_done, keep_body))
         else:
             self._queue.append((ex, wire, on_done, keep_body))
+
+    def _may_grow(self) -> bool:
+        return self._grow or not self._conns
 
     def _can_open(self) -> bool:
         """Under the limit, and not already connecting ``max_connecting`` at once.
@@ -231,7 +243,7 @@ class ConnectionPool:
     def _pump(self) -> None:
         """Open connections for queued requests while the limits allow."""
         queue = self._queue
-        while queue and not self._closed and self._can_open():
+        while queue and not self._closed and self._may_grow() and self._can_open():
             pending = queue.popleft()
             pending[0].start_ns = monotonic_ns()
             self._open(self, self._conns, pending)

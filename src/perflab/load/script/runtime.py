@@ -388,7 +388,8 @@ class _Arrivals(OpenExecutor):
         )
         self._scenario = scenario
 
-    def _launch(self, due: int) -> None:
+    def _launch(self, due: int, grow: bool) -> None:
+        """``grow`` is not passed on: an iteration's requests go through the users' pools."""
         self._scenario.launch(due)
 
     def _drop(self) -> None:
