@@ -109,9 +109,11 @@ class ReplayWork(Work):
 class _Arrival(Exchange):
     """An exchange that carries its intended start, so completion needs no closure.
 
-    A plain success hands its arrival back for the next one (only ``first_byte_ns`` and
-    ``bytes_in`` need clearing; the rest is overwritten on the way). With the batched
-    recording this took the completion's bookkeeping from ~1.0 to ~0.65 µs per request.
+    Over HTTP/1.1 a plain success hands its arrival back for the next one (only
+    ``first_byte_ns`` and ``bytes_in`` need clearing; the rest is overwritten on the way).
+    With the batched recording this took the completion's bookkeeping from ~1.0 to ~0.65 µs
+    per request. Not over HTTP/2, whose streams read ``start_ns``, ``sent_ns`` and ``done_ns``
+    as "not yet" when zero.
     """
 
     __slots__ = ("due",)
@@ -153,6 +155,7 @@ class OpenExecutor:
         self._interval = recorder.name(self._single[0]) if self._single is not None else None
         self._raw = self._interval.raw_open if self._interval is not None else []
         self._spare: list[_Arrival] = []
+        self._reuse = not isinstance(pool, H2PoolAdapter)
         self._done_cb = self._done_single
 
     def start(self) -> None:
@@ -273,8 +276,9 @@ class OpenExecutor:
             raw = self._raw
             raw += (arrival.due, ex.start_ns, ex.sent_ns, ex.first_byte_ns, done, ex.bytes_in,
                     ex.status)  # fmt: skip
-            ex.first_byte_ns = ex.bytes_in = 0
-            self._spare.append(arrival)
+            if self._reuse:
+                ex.first_byte_ns = ex.bytes_in = 0
+                self._spare.append(arrival)
             interval = self._interval
             if len(raw) >= OPEN_SPILL:
                 interval.stage_raw()  # type: ignore[union-attr]
