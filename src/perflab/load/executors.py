@@ -240,9 +240,13 @@ class OpenExecutor:
         would hold every due arrival back for the whole burst: ~10 µs per response, 2 ms for
         200. One due arrival is released per response, on the connection that response just
         freed: releasing the whole backlog at the first response would open a new connection
-        for each (~100 µs apiece). Nor does that one open a connection: a loop busy with
-        responses is behind by definition (see ``BEHIND_NS``). Scheduling is left to the
-        pending turn or timer, which still comes and releases whatever is left.
+        for each (~100 µs apiece). Nor does that one open a connection (see ``BEHIND_NS``):
+        the keep-alive connection just freed takes it, or, when the pool is short of
+        connections, it queues behind the others. Measured trade-off: against a target that
+        closes every connection it waits for the next connection event instead (2000/s
+        here: latency p99 0.49-0.53 -> 0.53-0.67 ms); letting it open one when on time
+        instead cost keep-alive runs at 100k/s 10-20 % of their rate (~500 connections).
+        Scheduling is left to the pending turn or timer, which releases whatever is left.
         """
         if not self.stopped:
             self._release_due(self._clock(), most=1, grow=False)
