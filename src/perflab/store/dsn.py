@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,13 +155,33 @@ def _sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     try:
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         # WAL: readers never block the writer, and a crash mid-write leaves the file whole.
-        cursor.execute("PRAGMA journal_mode = WAL")
+        enter_wal(cursor)
         # NORMAL in WAL can lose the last commits on power loss but never corrupts; the
         # catalog can be rebuilt from the run directories.
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+
+
+def enter_wal(cursor: Any, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+    """Switch to WAL, retrying while another connection holds the file.
+
+    Processes that open a new catalog at the same moment all ask for WAL, which needs the
+    exclusive lock; when two hold a shared lock and both ask, SQLite answers one of them
+    "database is locked" at once instead of waiting (waiting would deadlock), so the busy
+    timeout does not help (the 4-process catalog test failed so once in this session's CI)."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.002
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def _sqlite_begin(conn: Connection) -> None:
