@@ -70,7 +70,7 @@ def document(
     summary: dict[str, dict[str, Any]],
     rat: dict[str, dict[str, Any]],
     runs: dict[str, list[Sample]],
-    open_connections: int = CONNECTIONS,
+    open_connections: int,
 ) -> dict[str, Any]:
     """The whole record: setup, environment, summaries, ratios and every run."""
     return {

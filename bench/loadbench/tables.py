@@ -136,7 +136,7 @@ def render(
     rat: dict[str, dict[str, Any]],
     secs: int,
     warnings: list[str],
-    open_connections: int = CONNECTIONS,
+    open_connections: int,
 ) -> None:
     """The closed-model comparison, the ratios, then perflab's open model."""
     con = Console(width=max(Console().width, 132))  # a pipe gets 80 columns: too narrow
