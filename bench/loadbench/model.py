@@ -99,6 +99,19 @@ class Sample:
     def steal_max_pct(self) -> float | None:
         return max(self.steal_pct) if self.steal_pct else None
 
+    @property
+    def user_us_per_req(self) -> float | None:
+        """User-space CPU per request: the tool's own code (and its runtime's)."""
+        return self._per_req(self.cpu_user_s)
+
+    @property
+    def sys_us_per_req(self) -> float | None:
+        """Kernel CPU per request: the sockets, which every tool pays about alike."""
+        return self._per_req(self.cpu_sys_s)
+
+    def _per_req(self, cpu_s: float | None) -> float | None:
+        return cpu_s * 1e6 / self.requests if cpu_s is not None and self.requests else None
+
 
 @dataclass
 class Tool:

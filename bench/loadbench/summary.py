@@ -37,6 +37,8 @@ def add_warnings(s: Sample) -> None:
 SUMMARY_FIELDS = (
     "rps",
     "cpu_us_per_req",
+    "user_us_per_req",
+    "sys_us_per_req",
     "steady_us_per_req",
     "gen_cpu_pct",
     "nginx_cpu_pct",

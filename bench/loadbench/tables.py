@@ -35,23 +35,26 @@ def new_table(title: str, cols: str) -> Table:
 
 
 def closed_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
-    """One row per closed-model tool; the CPU columns show which side was the bottleneck."""
+    """One row per closed-model tool; the CPU columns show which side was the bottleneck,
+    and user + kernel shows where a tool's CPU goes: the kernel's share of a request is
+    about the same for every tool, so the difference between tools is in user space."""
     t = new_table(
         f"Closed model: {CONNECTIONS} connections, {secs} s, generator on core {GEN_CORE}, "
         f"nginx on core {SERVER_CORE}",
-        "tool|req/s|CPU µs/req|steady µs/req|client CPU %|nginx CPU %|p50 ms|p99 ms|"
+        "tool|req/s|CPU µs/req|user+kernel|steady µs/req|client CPU %|nginx CPU %|p50 ms|p99 ms|"
         "other CPU %|steal %|note",
     )
     for name, r in summary.items():
         if "@" in name:
             continue
         if r["status"] != "ok":
-            t.add_row(name, *["-"] * 9, r["status"])
+            t.add_row(name, *["-"] * 10, r["status"])
             continue
         t.add_row(
             name,
             fmt(r["rps"]),
             fmt(r["cpu_us_per_req"], ".2f"),
+            f"{fmt(r['user_us_per_req'], '.2f')}+{fmt(r['sys_us_per_req'], '.2f')}",
             fmt(r["steady_us_per_req"], ".2f"),
             fmt(r["gen_cpu_pct"]),
             fmt(r["nginx_cpu_pct"]),
