@@ -106,7 +106,7 @@ class Sample:
 
     @property
     def sys_us_per_req(self) -> float | None:
-        """Kernel CPU per request: the sockets, which every tool pays about alike."""
+        """Kernel CPU per request: mostly the sockets (wrk and perflab pay about alike)."""
         return self._per_req(self.cpu_sys_s)
 
     def _per_req(self, cpu_s: float | None) -> float | None:

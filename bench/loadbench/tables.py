@@ -36,8 +36,9 @@ def new_table(title: str, cols: str) -> Table:
 
 def closed_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
     """One row per closed-model tool; the CPU columns show which side was the bottleneck,
-    and user + kernel shows where a tool's CPU goes: the kernel's share of a request is
-    about the same for every tool, so the difference between tools is in user space."""
+    and user + kernel shows where a tool's CPU goes: kernel time is mostly the sockets, user
+    time the tool's own code and runtime (of the reaped process tree: what a tool leaves
+    running is in ``CPU µs/req`` only)."""
     t = new_table(
         f"Closed model: {CONNECTIONS} connections, {secs} s, generator on core {GEN_CORE}, "
         f"nginx on core {SERVER_CORE}",
