@@ -62,7 +62,7 @@ def measure(tool: Tool, nginx: Nginx, secs: int, workdir: Path, wait_s: float) -
     sample.p50_ms, sample.p99_ms, sample.extra = parsed.p50_ms, parsed.p99_ms, parsed.extra
     sample.wall_s, sample.cpu_user_s, sample.cpu_sys_s = child.wall_s, child.user_s, child.sys_s
     sample.cpu_unreaped_s = child.straggler_cpu_s
-    sample.cpu_us_per_req = cpu * 1e6 / parsed.requests if parsed.requests else None
+    sample.cpu_us_per_req = sample.per_request(cpu)
     sample.gen_cpu_pct = 100 * cpu / child.wall_s
     sample.nginx_cpu_pct = 100 * (ng1 - ng0) / child.wall_s
     if child.steady is not None:

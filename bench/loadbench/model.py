@@ -102,14 +102,15 @@ class Sample:
     @property
     def user_us_per_req(self) -> float | None:
         """User-space CPU per request: the tool's own code (and its runtime's)."""
-        return self._per_req(self.cpu_user_s)
+        return self.per_request(self.cpu_user_s)
 
     @property
     def sys_us_per_req(self) -> float | None:
         """Kernel CPU per request: mostly the sockets (wrk and perflab pay about alike)."""
-        return self._per_req(self.cpu_sys_s)
+        return self.per_request(self.cpu_sys_s)
 
-    def _per_req(self, cpu_s: float | None) -> float | None:
+    def per_request(self, cpu_s: float | None) -> float | None:
+        """CPU-seconds over this run's requests, in µs per request (None without either)."""
         return cpu_s * 1e6 / self.requests if cpu_s is not None and self.requests else None
 
 

@@ -49,7 +49,7 @@ def closed_table(summary: dict[str, dict[str, Any]], secs: int) -> Table:
         if "@" in name:
             continue
         if r["status"] != "ok":
-            t.add_row(name, *["-"] * 10, r["status"])
+            t.add_row(name, *["-"] * (len(t.columns) - 2), r["status"])
             continue
         t.add_row(
             name,
@@ -97,7 +97,7 @@ def open_table(summary: dict[str, dict[str, Any]], secs: int, connections: int) 
             continue
         tool = name.partition("@")[0]
         if r["status"] != "ok":
-            t.add_row(tool, fmt(r["target_rps"]), *["-"] * 9, r["status"])
+            t.add_row(tool, fmt(r["target_rps"]), *["-"] * (len(t.columns) - 3), r["status"])
             continue
         ach = r["rps"] / r["target_rps"]
         t.add_row(
